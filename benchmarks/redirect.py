@@ -1,0 +1,288 @@
+"""Redirect benchmark: clicks/s and latency of ``GET /c/{code}`` with the durable click log on,
+against nginx ``return 302`` measured in the same run on the same machine (DESIGN §6).
+
+Both sides run as one server process (uvicorn with uvloop + httptools, one worker, no access
+log; nginx, one worker) on loopback, loaded by ``wrk`` from a separate process with the same
+connections and agent (an iPhone, so every click is a human click: appended and fsynced before
+its 302). A third, reference side is the floor of the Python server: the same uvicorn settings
+answering a constant 302 from a bare ASGI function (no click, no log). Each side's server CPU
+time per request is read from ``/proc`` (user + system, the whole process).
+
+``--pin`` runs every server on CPU 0 and wrk on CPU 1 (``taskset``), so the load generator never
+competes with the server it measures; without it the scheduler places both.
+
+Needs the OS packages ``wrk`` and ``nginx`` (``apt-get install -y wrk nginx``); a side whose tool
+is missing is skipped with a message. ``--quick`` runs 3 s per side instead of 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+NGINX_TARGET = "https://item.m.jd.com/product/100012043978.html?sc_cid=0123456789abcdefghijkl"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(data_dir: Path, port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"SEEDCART__DATA_DIR": str(data_dir), "SEEDCART__SERVE__PORT": str(port),
+                "SEEDCART__SERVE__PUBLIC_URL": f"http://127.0.0.1:{port}"})
+    return env
+
+
+def _seed(data_dir: Path) -> str:
+    """A catalog with one ad link; returns its code."""
+    from seedcart.catalog.brands import create_brand
+    from seedcart.catalog.campaigns import create_campaign
+    from seedcart.catalog.db import open_catalog
+    from seedcart.catalog.links import create_link
+    from seedcart.catalog.products import create_product, upsert_note
+    from seedcart.config import load_settings
+
+    catalog = open_catalog(load_settings({"SEEDCART__DATA_DIR": str(data_dir)}))
+    try:
+        with catalog.session() as s:
+            brand = create_brand(s, "bench").id
+            product = create_product(s, partner_id="jd", item_id="100012043978", brand_id=brand,
+                                     category_id="beauty").id
+            upsert_note(s, "bench-note", brand_id=brand, is_ad=True)
+            campaign = create_campaign(s, brand_id=brand, partner_id="jd", mode="CID", bid_type="CPC",
+                                       bid_price=10, start_at=datetime(2026, 1, 1, tzinfo=UTC)).id
+            return create_link(s, kind="ad_link", note_id="bench-note", product_id=product,
+                               campaign_id=campaign, placement="feed").code
+    finally:
+        catalog.close()
+
+
+_UVICORN: dict[str, Any] = {"host": "127.0.0.1", "loop": "uvloop", "http": "httptools", "log_level": "warning",
+                            "access_log": False}
+
+
+async def _constant_302(scope: Any, receive: Any, send: Any) -> None:
+    """The floor side: a bare ASGI app answering every request with the same 302."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 302, "headers": [
+        (b"location", NGINX_TARGET.encode()), (b"cache-control", b"no-store"),
+        (b"referrer-policy", b"no-referrer"), (b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def serve_floor(port: int) -> None:
+    """Child process: the floor side (uvicorn, same settings, constant 302)."""
+    import uvicorn
+
+    uvicorn.run(_constant_302, port=port, lifespan="off", **_UVICORN)
+
+
+def serve(port: int) -> None:
+    """Child process: the seedcart app with only the intake (durable log) and links services."""
+    import uvicorn
+
+    from seedcart.collect.log import DurableLog
+    from seedcart.config import load_settings
+    from seedcart.serve import app as app_module
+
+    @asynccontextmanager
+    async def log_only_intake(settings: Any, catalog: Any) -> Any:
+        log = DurableLog(settings.log_dir, group_commit_ms=settings.intake.group_commit_ms)
+        await log.start()
+        try:
+            yield type("Intake", (), {"log": log, "status": log.status})()
+        finally:
+            await log.stop()
+
+    services = dict(app_module.SERVICES)
+    app_module.SERVICES[:] = [("intake", services.get("intake", log_only_intake)), ("links", services["links"])]
+    app = app_module.create_app(load_settings())
+    uvicorn.run(app, port=port, **_UVICORN)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _wait_http(url: str, timeout: float = 60.0, *, expect_redirect: bool = False) -> None:
+    deadline = time.monotonic() + timeout
+    opener = urllib.request.build_opener(_NoRedirect)
+    while True:
+        try:
+            with opener.open(url, timeout=2):  # loopback only
+                return
+        except urllib.error.HTTPError as exc:
+            if expect_redirect and exc.code == 302:
+                return
+            raise
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its direct children (nginx's worker)."""
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for each in [str(pid), *children]:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+    return total
+
+
+def _pinned(cmd: list[str], cpu: int | None) -> list[str]:
+    return cmd if cpu is None else ["taskset", "-c", str(cpu), *cmd]
+
+
+def _wrk(url: str, seconds: int, connections: int, server_pid: int, pin: bool) -> dict[str, float]:
+    before = _cpu_seconds(server_pid)
+    out = subprocess.run(_pinned(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-H",
+                                  f"User-Agent: {AGENT}", url], 1 if pin else None),
+                         check=True, capture_output=True, text=True).stdout
+    cpu = _cpu_seconds(server_pid) - before
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    lat = {p: _ms(v, u) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)}
+    return {"rate": rate, "p50": lat.get("50", float("nan")), "p99": lat.get("99", float("nan")),
+            "total": total, "errors": int(non2xx.group(1)) if non2xx else 0,
+            "cpu_us": cpu / total * 1e6 if total else float("nan")}
+
+
+def _ms(value: str, unit: str) -> float:
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _bench_python(work: Path, seconds: int, connections: int, pin: bool, *, floor: bool) -> dict[str, float]:
+    """The seedcart side (``floor=False``) or the bare-uvicorn floor side (``floor=True``)."""
+    data_dir = work / ("floor" if floor else "data")
+    code = "x" if floor else _seed(data_dir)
+    port = _free_port()
+    child = subprocess.Popen(_pinned([sys.executable, "-m", "benchmarks.redirect",
+                                      "--serve-floor" if floor else "--serve", str(port)], 0 if pin else None),
+                             env=_env(data_dir, port), cwd=Path(__file__).resolve().parents[1])
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/healthz", expect_redirect=floor)
+        result = _wrk(f"http://127.0.0.1:{port}/c/{code}", seconds, connections, child.pid, pin)
+    finally:
+        child.terminate()
+        child.wait(timeout=60)
+    if not floor:
+        from seedcart.collect.log import iter_entries
+
+        result["recorded"] = sum(len(records) for _, table, records in iter_entries(data_dir / "log")
+                                 if table == "touch")
+    return result
+
+
+def _bench_nginx(work: Path, seconds: int, connections: int, pin: bool) -> dict[str, float] | None:
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        print("nginx side skipped: nginx is not installed (apt-get install -y nginx)")
+        return None
+    port = _free_port()
+    prefix = work / "nginx"
+    (prefix / "logs").mkdir(parents=True)
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf = prefix / "nginx.conf"
+    conf.write_text(f"""{user}
+worker_processes 1; daemon off; pid {prefix}/nginx.pid; error_log {prefix}/logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off; client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fcgi; uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi;
+  server {{ listen 127.0.0.1:{port}; location / {{ return 302 {NGINX_TARGET}; }} }}
+}}
+""")
+    child = subprocess.Popen(_pinned([nginx, "-p", str(prefix), "-c", str(conf)], 0 if pin else None))
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or child.poll() is not None:
+                    print("nginx side skipped: nginx did not start")
+                    return None
+                time.sleep(0.05)
+        return _wrk(f"http://127.0.0.1:{port}/c/x", seconds, connections, child.pid, pin)
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure every side and print clicks/s, p50, p99, server CPU per request and the ratio."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.redirect", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 s per side instead of 10 s")
+    parser.add_argument("--seconds", type=int, default=None, help="seconds per side")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--pin", action="store_true", help="servers on CPU 0, wrk on CPU 1 (taskset)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the bare-uvicorn reference side")
+    parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--serve-floor", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve is not None:
+        serve(args.serve)
+        return
+    if args.serve_floor is not None:
+        serve_floor(args.serve_floor)
+        return
+    if shutil.which("wrk") is None:
+        print("redirect benchmark skipped: wrk is not installed (apt-get install -y wrk)")
+        return
+    if args.pin and (shutil.which("taskset") is None or (os.cpu_count() or 1) < 2):
+        print("--pin ignored: needs taskset and two CPUs")
+        args.pin = False
+    seconds = args.seconds or (3 if args.quick else 10)
+    with tempfile.TemporaryDirectory(prefix="seedcart-bench-redirect-") as tmp:
+        work = Path(tmp)
+        nginx = _bench_nginx(work, seconds, args.connections, args.pin)
+        floor = None if args.no_floor else _bench_python(work, seconds, args.connections, args.pin, floor=True)
+        ours = _bench_python(work, seconds, args.connections, args.pin, floor=False)
+    pinned = "servers on CPU 0, wrk on CPU 1" if args.pin else "unpinned"
+    print(f"\nloopback, wrk -t1 -c{args.connections} -d{seconds}s, one server process each, {pinned}, "
+          "durable log on")
+    print(f"{'side':<40}{'clicks/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'x nginx':>9}")
+    for name, row in (("seedcart GET /c/{code} (fsynced)", ours), ("uvicorn floor: constant 302, no work", floor),
+                      ("nginx return 302", nginx)):
+        if row is not None:
+            ratio = f"{row['rate'] / nginx['rate']:.2f}" if nginx is not None else "-"
+            print(f"{name:<40}{row['rate']:>10,.0f}{row['p50']:>9.2f}{row['p99']:>9.2f}{row['cpu_us']:>12.0f}"
+                  f"{ratio:>9}")
+    print(f"seedcart: {int(ours['total'])} requests answered, {int(ours['recorded'])} clicks in the log (also "
+          f"those in flight when wrk stopped), {int(ours['errors'])} non-2xx/3xx")
+    if floor is not None:
+        print(f"seedcart/floor: {ours['rate'] / floor['rate']:.2f} of the bare server's rate")
+    if nginx is not None:
+        print(f"ratio seedcart/nginx: {ours['rate'] / nginx['rate']:.2f} (target >= 0.35); seedcart p99 "
+              f"{ours['p99']:.2f} ms (target <= 10 ms)")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

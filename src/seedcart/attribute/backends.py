@@ -1,0 +1,23 @@
+"""The one place the pipeline touches an engine directly: temp tables (Arrow registration: lake.engines)."""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+
+import ibis.expr.types as ir
+
+
+def _name(tag: str) -> str:
+    return f"_seedcart_{tag}_{uuid.uuid4().hex[:12]}"
+
+
+def materialise(expr: ir.Table, tag: str) -> ir.Table:
+    """Compute ``expr`` once for the models that read it: a temp table on DuckDB, a cached DataFrame on Spark."""
+    con = expr.get_backend()
+    if con.name == "duckdb":
+        with warnings.catch_warnings():  # Ibis 12 reads the new table's schema with a call DuckDB 2 deprecates
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return con.create_table(_name(tag), expr, temp=True)
+    return expr.cache()
+

@@ -1,0 +1,193 @@
+"""Click recording: mint the click id, classify the agent, mark bots and duplicates, build the
+``link_click`` touch record that the redirect appends to the durable log.
+
+- Click id: 16 random bytes from ``os.urandom``, url-safe base64 (22 characters); it is the
+  record's ``event_id`` too, and travels to the partner as ``sc_cid``. Ids are minted from the
+  OS generator 256 at a time (one system call); a forked child drops the parent's unused ids.
+- Agent classes (``ua_class``): ``bot`` (HEAD requests, empty agents, crawlers and link-preview
+  fetchers), ``wechat`` (WeChat's in-app browser), ``ios``, ``android``, ``desktop``.
+- Duplicates: a click on the same link from the same IP hash and agent within the window is
+  recorded with ``is_duplicate``; bots are recorded with ``is_bot``. Neither is ever counted.
+- The client IP is kept only as a keyed hash (HMAC-SHA256 under the alliance secret, 32 hex).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Final
+
+from seedcart.links.cache import CachedLink
+from seedcart.types import PLACEMENTS
+
+_BOTS: Final = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|preview|facebookexternalhit|whatsapp|telegram|slack|discord|"
+    r"embedly|quora link|pinterest|vkshare|w3c_validator|curl/|wget/|python-|httpx|go-http-client|"
+    r"java/|okhttp/[0-2]\.|headlesschrome|phantomjs|lighthouse|bingpreview|skypeuripreview|"
+    r"yahoo! slurp|baiduspider|sogou|bytespider|yisouspider|360spider|petalbot",
+    re.IGNORECASE,
+)
+UA_CLASSES: Final = ("bot", "wechat", "ios", "android", "desktop")
+_DEVICE_OF: Final = {"ios": "ios", "android": "android"}
+MAX_REFERRER: Final = 300
+MAX_USER_ID: Final = 64
+_MEMO_MAX: Final = 10_000
+
+
+def classify_agent(user_agent: str, method: str = "GET") -> str:
+    """The agent class of a request: bot, wechat, ios, android or desktop."""
+    if method.upper() == "HEAD" or not user_agent.strip() or _BOTS.search(user_agent):
+        return "bot"
+    if "MicroMessenger" in user_agent:
+        return "wechat"
+    if re.search(r"iPhone|iPad|iPod", user_agent):
+        return "ios"
+    if "Android" in user_agent:
+        return "android"
+    return "desktop"
+
+
+def device_of(user_agent: str) -> str:
+    """ios / android / web, for the touch's ``device`` column."""
+    if re.search(r"iPhone|iPad|iPod", user_agent):
+        return "ios"
+    if "Android" in user_agent:
+        return "android"
+    return "web"
+
+
+_ID_BYTES: Final = 16
+_IDS_PER_READ: Final = 256
+_unused_ids: list[str] = []
+os.register_at_fork(after_in_child=_unused_ids.clear)  # never hand a parent's ids to a child
+
+
+def mint_click_id() -> str:
+    """A fresh random click id: 16 bytes of ``os.urandom``, url-safe base64 without padding."""
+    while True:
+        try:
+            return _unused_ids.pop()  # atomic: safe if a thread mints too
+        except IndexError:
+            raw = os.urandom(_ID_BYTES * _IDS_PER_READ)
+            _unused_ids.extend(base64.urlsafe_b64encode(raw[i:i + _ID_BYTES])[:22].decode("ascii")
+                               for i in range(0, len(raw), _ID_BYTES))
+
+
+class DuplicateWindow:
+    """Remembers (link, IP hash, agent) keys for ``window_s`` seconds; bounded to ``max_keys``."""
+
+    def __init__(self, window_s: float, max_keys: int = 1_000_000) -> None:
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._last: dict[int, float] = {}
+        self._order: deque[tuple[float, int]] = deque()
+
+    def seen(self, key: int, now: float) -> bool:
+        """Whether ``key`` was seen within the window; records this sighting either way."""
+        horizon = now - self.window_s
+        order = self._order
+        while order and (order[0][0] <= horizon or len(order) > self.max_keys):
+            ts, old = order.popleft()
+            if self._last.get(old) == ts:
+                del self._last[old]
+        previous = self._last.get(key)
+        self._last[key] = now
+        order.append((now, key))
+        return previous is not None and previous > horizon
+
+    def __len__(self) -> int:
+        return len(self._last)
+
+
+@dataclass(frozen=True)
+class Click:
+    """One recorded click: its id, its classification and the touch record for the log."""
+
+    click_id: str
+    ua_class: str
+    is_bot: bool
+    is_duplicate: bool
+    record: dict[str, Any]
+
+
+class ClickRecorder:
+    """Builds click records; holds the IP-hash key and the duplicate window."""
+
+    def __init__(self, ip_key: bytes, *, duplicate_window_s: float = 30.0) -> None:
+        self._ip_key = ip_key
+        self._agents: dict[tuple[str, str], tuple[str, str]] = {}  # (agent, method) -> (ua_class, device)
+        self._ips: dict[str, str] = {}
+        self.window = DuplicateWindow(duplicate_window_s)
+        self.clicks = 0
+        self.bots = 0
+        self.duplicates = 0
+
+    def ip_hash(self, ip: str) -> str:
+        """The keyed hash of a client IP (the IP itself is never stored; recent hashes are kept in memory)."""
+        found = self._ips.get(ip)
+        if found is None:
+            if len(self._ips) >= _MEMO_MAX:
+                self._ips.clear()
+            found = self._ips[ip] = hmac.new(self._ip_key, b"ip:" + ip.encode(), hashlib.sha256).hexdigest()[:32]
+        return found
+
+    def _agent(self, user_agent: str, method: str) -> tuple[str, str]:
+        key = (user_agent, method)
+        found = self._agents.get(key)
+        if found is None:
+            if len(self._agents) >= _MEMO_MAX:
+                self._agents.clear()
+            found = self._agents[key] = (classify_agent(user_agent, method), device_of(user_agent))
+        return found
+
+    def click(self, link: CachedLink, *, ip: str, user_agent: str, method: str = "GET",
+              referrer: str | None = None, user_id: str | None = None, placement: str | None = None,
+              now: float | None = None) -> Click:
+        """Mint a click on ``link`` and build its ``link_click`` touch record."""
+        now = time.time() if now is None else now
+        ua_class, device = self._agent(user_agent, method)
+        is_bot = ua_class == "bot"
+        ip_hash = self.ip_hash(ip)
+        is_duplicate = self.window.seen(hash((link.link_id, ip_hash, user_agent)), now)
+        click_id = mint_click_id()
+        micros = int(now * 1_000_000)
+        if placement not in PLACEMENTS or link.placement is not None:
+            placement = link.placement
+        record: dict[str, Any] = {
+            "event_id": click_id,
+            "ts": micros,
+            "received_at": micros,
+            "user_id": user_id[:MAX_USER_ID] if user_id else None,
+            "kind": "link_click",
+            "note_id": link.note_id,
+            "brand_id": link.brand_id,
+            "campaign_id": link.campaign_id,
+            "placement": placement,
+            "surface": link.kind,
+            "link_id": link.link_id,
+            "click_id": click_id,
+            "partner": link.partner,
+            "product_id": link.product_id,
+            "device": device,
+            "ip_hash": ip_hash,
+            "ua_class": ua_class,
+            "is_bot": is_bot,
+            "is_duplicate": is_duplicate,
+            "source": "redirect",
+            "referrer": referrer[:MAX_REFERRER] if referrer else None,
+        }
+        self.clicks += 1
+        self.bots += is_bot
+        self.duplicates += is_duplicate
+        return Click(click_id=click_id, ua_class=ua_class, is_bot=is_bot, is_duplicate=is_duplicate, record=record)
+
+    def status(self) -> dict[str, Any]:
+        """Counters since start."""
+        return {"clicks": self.clicks, "bots": self.bots, "duplicates": self.duplicates,
+                "duplicate_keys": len(self.window)}

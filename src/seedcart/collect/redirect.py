@@ -1,0 +1,252 @@
+"""The click redirect ``GET /c/{code}``: resolve from the link cache, record durably, answer.
+
+``handle_click`` is the whole hot path and never waits on the catalog database:
+
+1. the code is looked up in the in-memory ``LinkCache`` (unknown or inactive -> 404 page);
+2. a click id is minted and a ``link_click`` touch is built (``ClickRecorder``);
+3. the record joins the log entry of this event-loop turn (one append for every click of the
+   turn; DESIGN §4 group commit) and, for people, the answer waits until it is fsynced; bots
+   are appended without waiting (they are never counted, and must still be answered fast);
+4. the answer: 302 to the app deep link for iOS and Android agents; inside WeChat's browser,
+   partners whose schemes WeChat blocks get a small landing page with the web link; everyone
+   else gets 302 to the web URL (a landing page when the partner has no web page). Every target
+   passes ``is_allowed_destination``: its host or scheme comes from the partner allowlist.
+
+The app may pass the reader as ``?uid=<platform user id>`` and, for links without a fixed
+placement, ``?placement=search|feed|video``; both are recorded with the click.
+
+``redirect_service`` is the app service (``SERVICES`` entry ``"links"``) holding the cache and
+the recorder; the durable log comes from the intake service at request time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from seedcart.catalog.db import Catalog
+from seedcart.collect.clicks import ClickRecorder
+from seedcart.config import Settings
+from seedcart.errors import StorageUnavailable
+from seedcart.links.cache import CachedLink, LinkCache
+from seedcart.links.partners import destination, get, is_allowed_destination
+
+logger = logging.getLogger(__name__)
+
+
+class TouchLog(Protocol):
+    """What the redirect needs of the durable log (``seedcart.collect.log.DurableLog``)."""
+
+    async def append(self, table: str, records: list[dict[str, Any]]) -> int: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer: status, headers and an HTML body (empty for a redirect)."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    click_id: str | None = None
+
+
+_PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex">
+<title>{title}</title></head><body style="font-family:sans-serif;max-width:32em;margin:3em auto;padding:0 1em">
+<h1 style="font-size:1.2em">{title}</h1><p>{text}</p>{link}</body></html>"""
+_NO_STORE = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
+
+
+def not_found_page() -> Answer:
+    """The 404 page of an unknown or inactive code."""
+    body = _PAGE.format(title="链接不存在 / Link not found",
+                        text="这个链接不存在或已失效。 This link does not exist or has expired.", link="")
+    return Answer(404, {"content-type": "text/html; charset=utf-8", **_NO_STORE}, body)
+
+
+def landing_page(url: str | None, click_id: str, *, in_wechat: bool) -> Answer:
+    """A small page with the partner link, for agents that cannot be redirected to it."""
+    if in_wechat:
+        text = ("微信内无法直接打开此链接：请点右上角“…”，选择“在浏览器打开”。 "
+                "Open this page in your browser to continue.")
+    else:
+        text = "请在手机上打开以继续。 Open this link on your phone to continue."
+    link = f'<p><a href="{html.escape(url)}" rel="noreferrer">{html.escape(url)}</a></p>' if url else ""
+    body = _PAGE.format(title="即将前往商品页 / Continue to the shop", text=text, link=link)
+    return Answer(200, {"content-type": "text/html; charset=utf-8", **_NO_STORE}, body, click_id)
+
+
+#: Stands in for the click id in memoised targets; click ids are url-safe base64, which no
+#: quoting or JSON encoding changes, so the placeholder is swapped for the id as plain text.
+_PLACEHOLDER = "SCcid0placeholder0SCcid"
+
+
+@dataclass(frozen=True)
+class _Targets:
+    app_url: str | None
+    web_url: str | None
+
+    def filled(self, click_id: str) -> tuple[str | None, str | None]:
+        app = None if self.app_url is None else self.app_url.replace(_PLACEHOLDER, click_id)
+        web = None if self.web_url is None else self.web_url.replace(_PLACEHOLDER, click_id)
+        return app, web
+
+
+#: Memoised targets by ``id(link)``, each kept with its link so a reused id never matches: the
+#: cache hands out the same ``CachedLink`` object until the link changes, and hashing the whole
+#: frozen dataclass on every click would cost more than the lookup saves.
+_MEMO: dict[int, tuple[CachedLink, _Targets]] = {}
+_MEMO_MAX = 100_000
+
+
+def _targets(link: CachedLink) -> _Targets:
+    """The link's app and web URLs with a placeholder click id, allowlist-checked once."""
+    found = _MEMO.get(id(link))
+    if found is not None and found[0] is link:
+        return found[1]
+    dest = destination(link.partner, link.item_id, link.store_id, _PLACEHOLDER)
+    targets = _Targets(app_url=dest.app_url if is_allowed_destination(dest.app_url) else None,
+                       web_url=dest.web_url if is_allowed_destination(dest.web_url) else None)
+    if (dest.app_url, dest.web_url) != (targets.app_url, targets.web_url):
+        logger.error("link %s has a target outside the partner allowlist; dropped", link.code)
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    _MEMO[id(link)] = (link, targets)
+    return targets
+
+
+def choose_target(link: CachedLink, ua_class: str, click_id: str) -> Answer:
+    """Where this agent goes for this link (see the module docstring)."""
+    app_url, web_url = _targets(link).filled(click_id)
+    if ua_class == "wechat":
+        if get(link.partner).blocked_in_wechat or app_url is None:
+            return landing_page(web_url, click_id, in_wechat=True)
+        target: str | None = app_url
+    elif ua_class in ("ios", "android"):
+        target = app_url or web_url
+    else:
+        target = web_url
+    if target is None:
+        if app_url is None and web_url is None:
+            return not_found_page()
+        return landing_page(app_url, click_id, in_wechat=False)
+    return Answer(302, {"location": target, **_NO_STORE}, "", click_id)
+
+
+class _ClickBatch:
+    """Clicks arriving in the same event-loop turn share one log append (one entry, one wake-up of
+    the committer). A person's click waits on its own future, resolved once the entry is fsynced,
+    so a client going away cancels only its own wait; a bot's click joins the entry unawaited."""
+
+    def __init__(self) -> None:
+        self._records: list[dict[str, Any]] = []
+        self._waiters: list[asyncio.Future[int]] = []
+        self._log: TouchLog | None = None
+        self._inflight: set[asyncio.Future[int]] = set()
+        self.batches = 0
+        self.lost = 0  # unawaited (bot) clicks whose append failed
+
+    def add(self, log: TouchLog, record: dict[str, Any], *, wait: bool = True) -> asyncio.Future[int] | None:
+        """Queue ``record`` for this turn's entry. With ``wait``, a future resolved with the log
+        position once it is fsynced, or failed with the log's error (Backpressure, StorageUnavailable)."""
+        loop = asyncio.get_running_loop()
+        if self._log is not log:
+            if self._log is not None:  # another log in the same turn (a restarted intake): its own entry
+                self._flush()
+            self._log = log
+            loop.call_soon(self._flush)
+        self._records.append(record)
+        if not wait:
+            return None
+        waiter: asyncio.Future[int] = loop.create_future()
+        self._waiters.append(waiter)
+        return waiter
+
+    def _flush(self) -> None:
+        records, waiters, log = self._records, self._waiters, self._log
+        if log is None:
+            return
+        self._records, self._waiters, self._log = [], [], None
+        self.batches += 1
+        task = asyncio.ensure_future(log.append("touch", records))
+        self._inflight.add(task)
+        task.add_done_callback(lambda t: self._settle(t, waiters, len(records) - len(waiters)))
+
+    def _settle(self, task: asyncio.Future[int], waiters: list[asyncio.Future[int]], unwaited: int) -> None:
+        self._inflight.discard(task)
+        if task.cancelled():
+            error: BaseException | None = StorageUnavailable("the click log append was cancelled")
+        else:
+            error = task.exception()
+        if error is None:
+            position = task.result()
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(position)
+            return
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+        if unwaited:
+            self.lost += unwaited
+            logger.warning("%d bot clicks were not recorded: %s", unwaited, error)
+
+    async def drain(self) -> None:
+        """Append what this turn gathered so far, then wait for every append still in flight."""
+        self._flush()
+        while self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+
+class RedirectService:
+    """The links service: the link cache and the click recorder."""
+
+    def __init__(self, cache: LinkCache, recorder: ClickRecorder) -> None:
+        self.cache = cache
+        self.recorder = recorder
+        self._batch = _ClickBatch()
+
+    def status(self) -> dict[str, Any]:
+        """Cache and click counters, for /healthz."""
+        return {"cache": self.cache.status(), "clicks": self.recorder.status(), "log_batches": self._batch.batches,
+                "bot_clicks_lost": self._batch.lost}
+
+    async def handle_click(self, log: TouchLog | None, code: str, *, method: str, ip: str, user_agent: str,
+                           referrer: str | None = None, user_id: str | None = None,
+                           placement: str | None = None) -> Answer:
+        """The redirect's answer to one click (see the module docstring)."""
+        link = self.cache.get(code)
+        if link is None:
+            return not_found_page()
+        if log is None:
+            raise StorageUnavailable("the intake log is not running; clicks cannot be recorded")
+        click = self.recorder.click(link, ip=ip, user_agent=user_agent, method=method, referrer=referrer,
+                                    user_id=user_id, placement=placement)
+        waiter = self._batch.add(log, click.record, wait=not click.is_bot)
+        if waiter is not None:
+            await waiter  # Backpressure -> 503 + Retry-After
+        return choose_target(link, click.ua_class, click.click_id)
+
+    async def drain(self) -> None:
+        """Wait for clicks still being appended (bots' included)."""
+        await self._batch.drain()
+
+
+@asynccontextmanager
+async def redirect_service(settings: Settings, catalog: Catalog) -> AsyncIterator[RedirectService]:
+    """The ``"links"`` app service: loads the link cache, follows changes, stops with the app."""
+    cache = LinkCache(catalog, refresh_s=settings.links.cache_refresh_s,
+                      full_reload_s=settings.links.cache_full_reload_s)
+    recorder = ClickRecorder(settings.alliance_key(), duplicate_window_s=settings.links.duplicate_window_s)
+    await cache.start()
+    service = RedirectService(cache, recorder)
+    try:
+        yield service
+    finally:
+        await service.drain()
+        await cache.stop()

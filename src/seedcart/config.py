@@ -1,0 +1,245 @@
+"""Typed settings. Every field is read from the environment as ``SEEDCART__FIELD`` and, for the
+nested sections, ``SEEDCART__SECTION__FIELD`` (e.g. ``SEEDCART__LOOKBACK__CLICK=30d``).
+
+Tests pass their own environment: ``load_settings({"SEEDCART__DATA_DIR": str(tmp_path)})``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from seedcart.durations import parse_duration
+from seedcart.errors import ConfigError, ValidationError
+from seedcart.types import Engine
+
+logger = logging.getLogger(__name__)
+
+ENV_PREFIX = "SEEDCART__"
+
+
+def _duration(value: Any, info: ValidationInfo) -> timedelta:
+    try:
+        return parse_duration(value, field=info.field_name or "duration")
+    except ValidationError as exc:  # a ValueError lets pydantic name the setting's full path
+        raise ValueError(exc.message) from None
+
+
+_URL_PASSWORD = re.compile(r"(://[^/:@]*:)[^@/]*@")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for logs and reprs)."""
+    return _URL_PASSWORD.sub(r"\1***@", url)
+
+
+class LookbackSettings(BaseModel):
+    """Default lookbacks per touch class (DESIGN §5). Partners and categories may override them."""
+
+    click: timedelta = Field(default=timedelta(days=15), description="Lookback for link clicks.")
+    engagement: timedelta = Field(
+        default=timedelta(days=15),
+        description="Lookback for likes, comments, collects, shares, follows and deep reads.",
+    )
+    view: timedelta = Field(default=timedelta(days=15), description="Lookback for impressions and reads.")
+
+    _parse = field_validator("click", "engagement", "view", mode="before")(_duration)
+
+
+class AttributionSettings(BaseModel):
+    """How credit is split (DESIGN §5)."""
+
+    half_life: timedelta = Field(default=timedelta(days=7), description="Half-life of time_decay.")
+    precedence: bool = Field(
+        default=True,
+        description="Single-touch models prefer a click over any engagement over any view.",
+    )
+    position_weights: tuple[float, float, float] = Field(
+        default=(0.4, 0.2, 0.4), description="First / middle (shared) / last weights of position_based."
+    )
+
+    _parse = field_validator("half_life", mode="before")(_duration)
+
+
+class IntakeSettings(BaseModel):
+    """The durable log in front of the lake (DESIGN §4)."""
+
+    group_commit_ms: float = Field(default=2.0, description="Longest wait to gather writes into one fsync.")
+    queue_max: int = Field(default=200_000, description="Events waiting for fsync before 503 + Retry-After.")
+    flush_interval_s: float = Field(default=1.0, description="How often the log is flushed into the lake.")
+    segment_bytes: int = Field(default=64 << 20, description="Size at which a log segment is rolled.")
+    signature_skew_s: int = Field(default=300, description="Largest clock skew accepted on signed backflow.")
+    max_message_bytes: int = Field(default=32 * 1024, description="Largest single Segment message.")
+    max_batch_bytes: int = Field(default=500 * 1024, description="Largest Segment batch.")
+    max_backflow_bytes: int = Field(
+        default=16 << 20, description="Largest signed backflow request body (bigger loads go to /files)."
+    )
+    queue_soft_max: int = Field(
+        default=100_000, description="Events waiting for fsync above which new requests get 429 (0: off)."
+    )
+    client_events_per_s: float = Field(
+        default=200_000.0, description="Sustained events per second one key may send before 429 (0: off)."
+    )
+    client_burst: int = Field(default=400_000, description="Events one key may send at once above its rate.")
+    flush_max_records: int = Field(
+        default=200_000, description="Most log records the lake flusher turns into Parquet in one step."
+    )
+
+
+class ServeSettings(BaseModel):
+    """The HTTP server."""
+
+    host: str = Field(default="127.0.0.1", description="Interface to bind.")
+    port: int = Field(default=8000, description="Port to bind.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="Base URL that short links and the dashboard print."
+    )
+    k_anonymity: int = Field(default=50, description="Breakdowns with fewer users than this are withheld.")
+    reports_refresh_s: float = Field(default=3.0, description="How often the rollups behind reports are refreshed.")
+    session_secret: SecretStr | None = Field(
+        default=None, description="Signs dashboard session cookies; generated per data dir when unset."
+    )
+
+
+class LinkSettings(BaseModel):
+    """Shoppable links and the click redirect (``seedcart.links``, ``seedcart.collect.redirect``)."""
+
+    duplicate_window_s: float = Field(
+        default=30.0, description="Repeat clicks from one IP + agent on one link within this are marked duplicate."
+    )
+    cache_refresh_s: float = Field(default=1.0, description="How often the redirect's link cache asks for changes.")
+    cache_full_reload_s: float = Field(
+        default=300.0, description="How often the link cache reloads everything (products and notes may change)."
+    )
+
+
+class Settings(BaseSettings):
+    """All of seedcart's settings; see each field's description."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore", case_sensitive=False
+    )
+
+    data_dir: Path = Field(default=Path(".seedcart"), description="Where the catalog, lake and log live.")
+    catalog_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the catalog; default a SQLite file in the data dir. "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    lake_root: str | None = Field(
+        default=None, description="Root of the Parquet lake; default <data_dir>/lake. May be an fsspec URL."
+    )
+    engine: Engine = Field(default="duckdb", description="Pipeline engine: duckdb or spark.")
+    alliance_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC-SHA256 match keys; generated and stored in the data dir when unset.",
+    )
+    lookback: LookbackSettings = Field(default_factory=LookbackSettings)
+    attribution: AttributionSettings = Field(default_factory=AttributionSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    links: LinkSettings = Field(default_factory=LinkSettings)
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, (mask_url(value) if name in ("catalog_url", "lake_root") and value else value)
+
+    @property
+    def resolved_catalog_url(self) -> str:
+        """The catalog URL, defaulting to ``sqlite:///<data_dir>/catalog.sqlite``."""
+        if self.catalog_url:
+            return self.catalog_url
+        return f"sqlite:///{(self.data_dir / 'catalog.sqlite').resolve()}"
+
+    @property
+    def resolved_lake_root(self) -> str:
+        """The lake root, defaulting to ``<data_dir>/lake``."""
+        return self.lake_root or str((self.data_dir / "lake").resolve())
+
+    @property
+    def log_dir(self) -> Path:
+        """Where the durable intake log keeps its segments."""
+        return self.data_dir / "log"
+
+    def ensure_data_dir(self) -> Path:
+        """Create the data dir (private to the user) and return it."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.data_dir
+
+    def alliance_key(self) -> bytes:
+        """The match-key secret: the configured one, or one generated once per data dir (0600)."""
+        if self.alliance_secret is not None:
+            value = self.alliance_secret.get_secret_value().encode()
+            if len(value) < 16:
+                raise ConfigError("SEEDCART__ALLIANCE_SECRET must be at least 16 bytes", field="alliance_secret")
+            return value
+        return _stored_secret(self.ensure_data_dir() / "alliance.secret")
+
+    def session_key(self) -> bytes:
+        """The key that signs dashboard session cookies."""
+        if self.serve.session_secret is not None:
+            return self.serve.session_secret.get_secret_value().encode()
+        return _stored_secret(self.ensure_data_dir() / "session.secret")
+
+
+def _stored_secret(path: Path) -> bytes:
+    """Read a secret file, creating it atomically with 32 random bytes (hex) on first use."""
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    value = secrets.token_hex(32).encode()
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, value)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # fails if another process won the race; then use theirs
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    logger.info("generated a new secret at %s", path)
+    return path.read_bytes().strip()
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from ``environ`` (default ``os.environ``) plus keyword overrides.
+
+    Passing ``environ`` reads only that mapping, never the process environment.
+    """
+    if environ is None:
+        return Settings(**overrides)
+    values: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.upper().startswith(ENV_PREFIX):
+            continue
+        path = key[len(ENV_PREFIX):].lower().split("__")
+        node = values
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    for key, value in overrides.items():
+        values[key] = value
+    return _IsolatedSettings(**values)
+
+
+class _IsolatedSettings(Settings):
+    """Settings that read nothing from the process environment or dotenv files."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: Any, init_settings: Any, *args: Any,
+                                   **kwargs: Any) -> tuple[Any, ...]:
+        return (init_settings,)

@@ -1,0 +1,69 @@
+"""Reading lake tables as Ibis tables, on DuckDB or on Spark through the same function."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from seedcart.errors import SchemaError
+from seedcart.lake.engines import register_arrow
+from seedcart.lake.journal import visible_files
+from seedcart.lake.schemas import schema_of
+from seedcart.types import Table
+
+
+def table_files(root: str | Path, table: Table | str) -> list[Path]:
+    """The committed Parquet files of a table, sorted: temp files excluded, and the files that a
+    pending compaction or replacement journal supersedes (or has not committed) left out."""
+    out: list[Path] = []
+    for partition in sorted((Path(root) / table).glob("date=*")):
+        if partition.is_dir():
+            out.extend(visible_files(partition))
+    return out
+
+
+def read_table(con: Any, root: str | Path, table: Table | str) -> ir.Table:
+    """The lake table as an Ibis table on ``con`` (a DuckDB or PySpark backend), schema columns only.
+
+    An absent table reads as empty with the right schema, so pipelines work on a fresh lake.
+    """
+    schema = schema_of(table)
+    files = table_files(root, table)
+    if not files:  # bound to con, so it joins with the other tables of a pipeline
+        return register_arrow(con, schema.empty_table(), f"empty_{table}")
+    if con.name == "duckdb":
+        # union_by_name: files written before a column was added read it as null
+        expr = con.read_parquet([str(f) for f in files], hive_partitioning=False, union_by_name=True)
+    else:
+        expr = _spark_read(con, files)
+    return expr.select(*[_column(expr, table, f) for f in schema])
+
+
+def _column(expr: ir.Table, table: str, field: Any) -> ir.Value:
+    """The schema column ``field`` of ``expr``: cast when the files disagree, null when they all predate it."""
+    dtype = ibis.dtype(field.type)
+    present = expr.schema()
+    if field.name not in present:
+        if not field.nullable:
+            raise SchemaError(f"{table}.{field.name}: required column missing from every file",
+                              table=table, field=field.name)
+        return ibis.null().cast(dtype).name(field.name)
+    if present[field.name] != dtype:
+        return expr[field.name].cast(dtype).name(field.name)
+    return expr[field.name]
+
+
+def _spark_read(con: Any, files: list[Path]) -> ir.Table:
+    """The exact files on Spark (not the directory: a pending journal may supersede some)."""
+    return _spark_view(con, con._session.read.option("mergeSchema", "true").parquet(*[str(f) for f in files]))
+
+
+def _spark_view(con: Any, frame: Any) -> ir.Table:
+    """A Spark DataFrame as an Ibis table, through a uniquely named temp view."""
+    name = f"_lake_{uuid.uuid4().hex}"
+    frame.createOrReplaceTempView(name)
+    return con.table(name)

@@ -1,0 +1,222 @@
+"""Rollups: the lake's touch and credit tables summed per note x UTC day x placement x campaign x partner.
+
+Built incrementally: each day's rollup is rebuilt only when that day's input files (touch and
+credit partitions) or the catalog columns it depends on changed since the last build, recorded in
+``<root>/rollup_note_day/_manifest.json``. Rows are written sorted by their keys, so a rerun over
+the same input writes the same rows.
+
+Definitions (also in the API description):
+- Bot and duplicate touches (``is_bot``, ``is_duplicate``) are excluded from every front count.
+- A deep read is a ``deep_read`` event or a ``read`` with dwell >= 5 s (image) or >= 50 % watched
+  (video); per row the larger of the two counts is kept, so senders that emit both are not double counted.
+- True-interest readers: distinct users with a deep read or a deep interaction (like, comment,
+  collect, share, follow).
+- Spend: a CPM campaign costs bid_price / 1000 per impression, a CPC campaign bid_price per link click.
+- Credited counts are sum(credit x weight), weight = 1 / sample_rate; their variance is the
+  Horvitz-Thompson sum in :mod:`seedcart.measure.intervals`. Credit rows are filed under the UTC day
+  of the back-link event, and ``lag_day = floor(lag_s / 86400)``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from seedcart.catalog.db import Catalog
+from seedcart.lake.reader import table_files
+from seedcart.lake.writer import partition_dir, write_parquet_atomic
+from seedcart.measure.dimensions import Dimensions, load_dimensions
+from seedcart.measure.intervals import VARIANCE_SQL
+from seedcart.measure.schemas import CREDIT_DAY, NOTE_DAY, ROLLUP_CREDIT_DAY, ROLLUP_NOTE_DAY
+
+logger = logging.getLogger(__name__)
+
+ROLLUP_FILE = "rollup.parquet"
+MANIFEST = "_manifest.json"
+#: Bump when the rollup SQL changes: every day is rebuilt once.
+ROLLUP_VERSION = 1
+
+DEEP_READ_DWELL_MS = 5_000
+DEEP_READ_WATCH_RATIO = 0.5
+
+_DEEP_READ = (f"(kind = 'read' AND (coalesce(dwell_ms, 0) >= {DEEP_READ_DWELL_MS} "
+              f"OR coalesce(watch_ratio, 0) >= {DEEP_READ_WATCH_RATIO}))")
+_DEEP_INTEREST = f"(kind IN ('deep_read', 'like', 'comment', 'collect', 'share', 'follow') OR {_DEEP_READ})"
+
+_FRONT_SQL = f"""
+WITH t AS (
+    SELECT t.kind, t.note_id, t.placement, t.campaign_id, t.user_id, t.dwell_ms, t.watch_ratio,
+           coalesce(t.brand_id, n.brand_id, c.brand_id) AS brand_id,
+           coalesce(t.partner, c.partner_id) AS partner, c.mode, c.bid_type, c.bid_price
+    FROM read_parquet($files, union_by_name = true) t
+    LEFT JOIN campaigns c ON c.id = t.campaign_id
+    LEFT JOIN notes n ON n.id = t.note_id
+    WHERE t.note_id IS NOT NULL AND NOT t.is_bot AND NOT t.is_duplicate
+)
+SELECT CAST($day AS DATE) AS day, brand_id, note_id, placement, campaign_id, partner, mode,
+    count(*) FILTER (WHERE kind = 'impression') AS impressions,
+    count(*) FILTER (WHERE kind = 'read') AS reads,
+    greatest(count(*) FILTER (WHERE kind = 'deep_read'), count(*) FILTER (WHERE {_DEEP_READ})) AS deep_reads,
+    count(*) FILTER (WHERE kind = 'like') AS likes,
+    count(*) FILTER (WHERE kind = 'comment') AS comments,
+    count(*) FILTER (WHERE kind = 'collect') AS collects,
+    count(*) FILTER (WHERE kind = 'share') AS shares,
+    count(*) FILTER (WHERE kind = 'follow') AS follows,
+    count(*) FILTER (WHERE kind = 'link_click') AS link_clicks,
+    count(DISTINCT user_id) FILTER (WHERE kind IN ('read', 'deep_read')) AS unique_readers,
+    count(DISTINCT user_id) FILTER (WHERE {_DEEP_INTEREST}) AS true_interest_readers,
+    count(DISTINCT user_id) AS users,
+    coalesce(sum(CASE WHEN bid_type = 'CPM' AND kind = 'impression' THEN bid_price / 1000.0
+                      WHEN bid_type = 'CPC' AND kind = 'link_click' THEN CAST(bid_price AS DOUBLE)
+                      ELSE 0.0 END), 0.0) AS spend
+FROM t
+GROUP BY ALL
+ORDER BY brand_id NULLS FIRST, note_id, placement NULLS FIRST, campaign_id NULLS FIRST,
+         partner NULLS FIRST, mode NULLS FIRST
+"""
+
+_CREDIT_SQL = f"""
+WITH per_event AS (
+    SELECT coalesce(r.brand_id, n.brand_id, c.brand_id) AS brand_id, r.note_id, r.placement, r.campaign_id,
+           r.partner, c.mode, r.model, r.action, r.lag_s // 86400 AS lag_day, r.event_id,
+           sum(r.credit) AS x, sum(coalesce(r.credited_amount, 0.0)) AS a, max(r.weight) AS w,
+           min(r.user_id) AS user_id
+    FROM read_parquet($files, union_by_name = true) r
+    LEFT JOIN campaigns c ON c.id = r.campaign_id
+    LEFT JOIN notes n ON n.id = r.note_id
+    WHERE r.note_id IS NOT NULL
+    GROUP BY ALL
+)
+SELECT CAST($day AS DATE) AS day, brand_id, note_id, placement, campaign_id, partner, mode, model, action,
+    lag_day,
+    sum(x * w) AS credited, sum({VARIANCE_SQL.format(w="w", x="x")}) AS credited_var,
+    sum(a * w) AS gmv, sum({VARIANCE_SQL.format(w="w", x="a")}) AS gmv_var,
+    count(*) AS events, count(DISTINCT user_id) AS users
+FROM per_event
+GROUP BY brand_id, note_id, placement, campaign_id, partner, mode, model, action, lag_day
+ORDER BY brand_id NULLS FIRST, note_id, placement NULLS FIRST, campaign_id NULLS FIRST,
+         partner NULLS FIRST, mode NULLS FIRST, model, action, lag_day
+"""
+
+
+@dataclass
+class RefreshResult:
+    """What one refresh did: the days rebuilt and removed, per rollup table."""
+
+    rebuilt: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """Whether any rollup file was written or removed."""
+        return bool(self.rebuilt or self.removed)
+
+
+def _files_by_day(root: str, table: str) -> dict[str, list[Path]]:
+    days: dict[str, list[Path]] = defaultdict(list)
+    for path in table_files(root, table):
+        days[path.parent.name.removeprefix("date=")].append(path)
+    return days
+
+
+def _signature(files: list[Path]) -> list[list[Any]]:
+    out = []
+    for path in files:
+        try:
+            st = path.stat()
+        except FileNotFoundError:  # compacted away between listing and stat: the next refresh sees it
+            continue
+        out.append([path.name, st.st_size, st.st_mtime_ns])
+    return out
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data
+
+
+def _write_manifest(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _connect(dims: Dimensions) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(config={"threads": 2})
+    con.execute("SET TimeZone = 'UTC'").fetchall()
+    con.register("campaigns", dims.campaigns)
+    con.register("notes", dims.notes)
+    return con
+
+
+def _build(con: duckdb.DuckDBPyConnection, sql: str, files: list[Path], day: str,
+           schema: pa.Schema) -> pa.Table:
+    if not files:
+        return schema.empty_table()
+    result = con.sql(sql, params={"files": [str(f) for f in files], "day": day}).to_arrow_table()
+    return result.cast(schema)
+
+
+def _store(root: str, table: str, day: str, data: pa.Table) -> None:
+    path = partition_dir(root, table, day) / ROLLUP_FILE
+    if data.num_rows:
+        write_parquet_atomic(data, path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def refresh_rollups(root: str, catalog: Catalog, *, full: bool = False,
+                    dims: Dimensions | None = None) -> RefreshResult:
+    """Rebuild the rollup days whose inputs changed (every day when ``full``); returns what changed."""
+    dims = dims or load_dimensions(catalog)
+    manifest_path = Path(root) / NOTE_DAY / MANIFEST
+    manifest = {} if full else _read_manifest(manifest_path)
+    stamp = {"version": ROLLUP_VERSION, "dims": dims.fingerprint}
+    if {k: manifest.get(k) for k in stamp} != stamp:
+        manifest = {}
+    built: dict[str, Any] = dict(manifest.get("days", {}))
+    touch_days = _files_by_day(root, "touch")
+    credit_days = _files_by_day(root, "credit")
+    result = RefreshResult()
+    con: duckdb.DuckDBPyConnection | None = None
+    try:
+        for day in sorted(set(touch_days) | set(credit_days)):
+            touch, credit = touch_days.get(day, []), credit_days.get(day, [])
+            signature = {"touch": _signature(touch), "credit": _signature(credit)}
+            if built.get(day) == signature:
+                continue
+            con = con or _connect(dims)
+            _store(root, NOTE_DAY, day, _build(con, _FRONT_SQL, touch, day, ROLLUP_NOTE_DAY))
+            _store(root, CREDIT_DAY, day, _build(con, _CREDIT_SQL, credit, day, ROLLUP_CREDIT_DAY))
+            built[day] = signature
+            result.rebuilt.append(day)
+        for day in sorted(set(built) - set(touch_days) - set(credit_days)):
+            for table in (NOTE_DAY, CREDIT_DAY):
+                (partition_dir(root, table, day) / ROLLUP_FILE).unlink(missing_ok=True)
+            del built[day]
+            result.removed.append(day)
+    finally:
+        if con is not None:
+            con.close()
+    if result.changed or manifest.get("days") != built:
+        _write_manifest(manifest_path, {**stamp, "days": built})
+    if result.changed:
+        logger.info("rollups: rebuilt %d day(s), removed %d", len(result.rebuilt), len(result.removed))
+    return result
+
+
+def rollup_files(root: str, table: str) -> list[Path]:
+    """The committed rollup files of ``table`` (one per day)."""
+    return sorted((Path(root) / table).glob(f"date=*/{ROLLUP_FILE}"))

@@ -1,0 +1,23 @@
+"""Intake health: the log position (written and fsynced), queue depth, and how far the lake has caught up."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from seedcart.serve.routers._intake import intake
+from seedcart.serve.state import AppState, app_state
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/v1/intake/health", summary="Log position, queue depth and lake lag",
+            responses={503: {"description": "Intake is not running."}})
+def intake_health(state: Annotated[AppState, Depends(app_state)]) -> dict[str, Any]:
+    """``log.fsynced`` is the newest acknowledged position; ``lake.flushed`` how far the lake holds it;
+    ``lag`` their difference in records."""
+    status = intake(state).status()
+    lake = status.get("lake") or {}
+    status["lag"] = status["log"]["fsynced"] - int(lake.get("flushed", 0))
+    return status

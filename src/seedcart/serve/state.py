@@ -1,0 +1,30 @@
+"""What the running app holds: settings, the catalog, and the services each stage starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+
+from seedcart.catalog.db import Catalog
+from seedcart.config import Settings
+
+
+@dataclass
+class AppState:
+    """Shared by every router through ``request.app.state.seedcart``.
+
+    ``services`` holds what the stages start at lifespan (the intake log, the link cache, the
+    attribution loop, ...), each under its own name, so that no stage imports another's router.
+    """
+
+    settings: Settings
+    catalog: Catalog
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+def app_state(request: Request) -> AppState:
+    """The AppState of the app serving ``request`` (a FastAPI dependency)."""
+    state: AppState = request.app.state.seedcart
+    return state

@@ -1,0 +1,110 @@
+"""The durable log: positions, group commit, restart recovery, torn tails, bounded queue, one writer."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from seedcart.collect.log import DurableLog, iter_entries, list_segments
+from seedcart.errors import Backpressure, Conflict
+
+
+def test_concurrent_appends_get_distinct_positions_and_share_fsyncs(tmp_path: Path) -> None:
+    async def run() -> tuple[list[int], dict[str, int]]:
+        log = DurableLog(tmp_path, group_commit_ms=5)
+        await log.start()
+        ends = await asyncio.gather(*[log.append("touch", [{"event_id": f"{i}-{j}"} for j in range(3)])
+                                      for i in range(50)])
+        status = log.status()
+        await log.stop()
+        return list(ends), status
+
+    ends, status = asyncio.run(run())
+    assert sorted(ends) == list(range(3, 151, 3))
+    assert status["fsynced"] == 150
+    assert status["fsyncs"] < 50  # group commit: many appends share one fsync
+    entries = list(iter_entries(tmp_path, 0))
+    assert sum(len(records) for _end, _table, records in entries) == 150
+    assert len({r["event_id"] for _e, _t, records in entries for r in records}) == 150
+
+
+def test_restart_continues_positions_and_reads_ranges(tmp_path: Path) -> None:
+    log = DurableLog(tmp_path, segment_bytes=300)
+    log.start_sync()
+    for i in range(20):
+        log.append_sync("backflow", [{"event_id": str(i)}])
+    log.stop_sync()
+    assert len(list_segments(tmp_path)) > 1  # rolled
+    again = DurableLog(tmp_path)
+    again.start_sync()
+    assert again.append_sync("touch", [{"event_id": "x"}]) == 21
+    again.stop_sync()
+    assert [e[0] for e in iter_entries(tmp_path, 15, 18)] == [16, 17, 18]
+    assert [e[2][0]["event_id"] for e in iter_entries(tmp_path, 19)] == ["19", "x"]
+
+
+def test_torn_tail_is_truncated_and_the_log_stays_appendable(tmp_path: Path) -> None:
+    log = DurableLog(tmp_path)
+    log.start_sync()
+    log.append_sync("touch", [{"event_id": "a"}])
+    log.append_sync("touch", [{"event_id": "b"}])
+    log.stop_sync()
+    segment = list_segments(tmp_path)[-1]
+    data = segment.read_bytes()
+    segment.write_bytes(data[:-5])  # a write cut short by a crash
+    again = DurableLog(tmp_path)
+    again.start_sync()
+    assert again.fsynced_position == 1
+    assert again.append_sync("touch", [{"event_id": "c"}]) == 2
+    again.stop_sync()
+    assert [r["event_id"] for _e, _t, rs in iter_entries(tmp_path) for r in rs] == ["a", "c"]
+
+
+def test_full_queue_raises_backpressure_instead_of_growing(tmp_path: Path) -> None:
+    async def run() -> None:
+        log = DurableLog(tmp_path, group_commit_ms=300, queue_max=3)
+        await log.start()
+        first = asyncio.create_task(log.append("touch", [{"event_id": str(i)} for i in range(3)]))
+        await asyncio.sleep(0.01)
+        with pytest.raises(Backpressure) as info:
+            await log.append("touch", [{"event_id": "late"}])
+        assert info.value.retry_after > 0
+        assert await first == 3
+        assert await log.append("touch", [{"event_id": "later"}]) == 4  # room again once fsynced
+        await log.stop()
+
+    asyncio.run(run())
+
+
+def test_a_second_process_cannot_open_the_same_log(tmp_path: Path) -> None:
+    log = DurableLog(tmp_path)
+    log.start_sync()
+    try:
+        with pytest.raises(Conflict):
+            DurableLog(tmp_path).start_sync()
+    finally:
+        log.stop_sync()
+
+
+def test_a_cursor_resumes_reading_where_the_last_read_stopped(tmp_path: Path) -> None:
+    from seedcart.collect.log import Cursor
+
+    log = DurableLog(tmp_path, segment_bytes=400)
+    log.start_sync()
+    cursor = Cursor()
+    seen: list[int] = []
+    position = 0
+    for i in range(30):
+        log.append_sync("touch", [{"event_id": str(i)}])
+        if i % 7 == 6:
+            ends = [e[0] for e in iter_entries(tmp_path, position, log.fsynced_position, cursor)]
+            seen += ends
+            position = ends[-1]
+    seen += [e[0] for e in iter_entries(tmp_path, position, None, cursor)]
+    log.stop_sync()
+    assert seen == list(range(1, 31))
+    assert cursor.position == 30
+    # A cursor ahead of the requested position is ignored, not trusted.
+    assert [e[0] for e in iter_entries(tmp_path, 27, None, cursor)] == [28, 29, 30]

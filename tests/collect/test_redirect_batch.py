@@ -1,0 +1,129 @@
+"""Clicks that share one log append: each is acknowledged only after the append, a client going
+away loses nobody else's click, and a failed append fails every click in it (503, not a 302)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from seedcart.collect.clicks import ClickRecorder
+from seedcart.collect.redirect import RedirectService
+from seedcart.errors import StorageUnavailable
+from seedcart.links.cache import CachedLink
+
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+LINK = CachedLink(link_id=7, code="abc", kind="ad_link", note_id="n-ad", brand_id=1, product_id=3, partner="jd",
+                  item_id="100012043978", store_id=None, campaign_id=2, placement="feed", commenter_id=None)
+
+
+class _Cache:
+    def get(self, code: str) -> CachedLink | None:
+        return LINK if code == LINK.code else None
+
+    def status(self) -> dict[str, Any]:
+        return {}
+
+
+class _GatedLog:
+    """A log whose appends complete only when the test opens the gate (or fail with ``error``)."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.entries: list[list[dict[str, Any]]] = []
+        self.gate = asyncio.Event()
+        self.error = error
+
+    async def append(self, table: str, records: list[dict[str, Any]]) -> int:
+        await self.gate.wait()
+        if self.error is not None:
+            raise self.error
+        self.entries.append(records)
+        return sum(len(e) for e in self.entries)
+
+
+def _service() -> RedirectService:
+    return RedirectService(_Cache(), ClickRecorder(b"k" * 32))  # type: ignore[arg-type]
+
+
+def test_concurrent_clicks_share_one_entry_and_wait_for_it() -> None:
+    async def run() -> None:
+        service, log = _service(), _GatedLog()
+        clicks = [asyncio.create_task(service.handle_click(log, "abc", method="GET", ip=f"10.0.0.{i}",
+                                                           user_agent=IPHONE)) for i in range(5)]
+        await asyncio.sleep(0.01)
+        assert not any(c.done() for c in clicks)  # nothing answered before the append completes
+        log.gate.set()
+        answers = await asyncio.gather(*clicks)
+        assert len(log.entries) == 1 and len(log.entries[0]) == 5
+        assert {a.click_id for a in answers} == {r["click_id"] for r in log.entries[0]}
+        assert all(a.status == 302 for a in answers)
+
+    asyncio.run(run())
+
+
+def test_a_client_going_away_does_not_cancel_the_other_clicks() -> None:
+    async def run() -> None:
+        service, log = _service(), _GatedLog()
+        clicks = [asyncio.create_task(service.handle_click(log, "abc", method="GET", ip="10.0.0.1",
+                                                           user_agent=IPHONE)) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        clicks[0].cancel()
+        log.gate.set()
+        answers = await asyncio.gather(*clicks[1:])
+        assert [a.status for a in answers] == [302, 302]
+        assert len(log.entries[0]) == 3  # the gone client's click is still recorded
+        assert clicks[0].cancelled()
+
+    asyncio.run(run())
+
+
+def test_a_failed_append_fails_every_click_in_it() -> None:
+    async def run() -> None:
+        service, log = _service(), _GatedLog(StorageUnavailable("disk gone"))
+        clicks = [asyncio.create_task(service.handle_click(log, "abc", method="GET", ip="10.0.0.1",
+                                                           user_agent=IPHONE)) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        log.gate.set()
+        results = await asyncio.gather(*clicks, return_exceptions=True)
+        assert all(isinstance(r, StorageUnavailable) for r in results)
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("code", ["nosuch", ""])
+def test_unknown_codes_are_404_without_touching_the_log(code: str) -> None:
+    async def run() -> None:
+        log = _GatedLog()
+        answer = await _service().handle_click(log, code, method="GET", ip="10.0.0.1", user_agent=IPHONE)
+        assert answer.status == 404 and log.entries == []
+
+    asyncio.run(run())
+
+
+def test_bots_are_answered_without_waiting_and_recorded_with_the_turn() -> None:
+    async def run() -> None:
+        service, log = _service(), _GatedLog()
+        preview = "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"
+        person = asyncio.create_task(service.handle_click(log, "abc", method="GET", ip="10.0.0.1",
+                                                          user_agent=IPHONE))
+        await asyncio.sleep(0)  # the person's click is queued first, in this turn
+        bot = await service.handle_click(log, "abc", method="GET", ip="10.0.0.2", user_agent=preview)
+        assert bot.status == 302 and not person.done()  # the bot did not wait for the fsync
+        log.gate.set()
+        await service.drain()  # the app's shutdown: nothing in flight is dropped
+        assert (await person).status == 302
+        assert [r["is_bot"] for r in log.entries[0]] == [False, True]
+
+    asyncio.run(run())
+
+
+def test_bot_clicks_lost_to_a_failed_append_are_counted() -> None:
+    async def run() -> None:
+        service, log = _service(), _GatedLog(StorageUnavailable("disk gone"))
+        await service.handle_click(log, "abc", method="HEAD", ip="10.0.0.2", user_agent=IPHONE)
+        log.gate.set()
+        await service.drain()
+        assert service.status()["bot_clicks_lost"] == 1
+
+    asyncio.run(run())
