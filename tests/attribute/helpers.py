@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,8 @@ from seedcart.attribute import AttributionConfig, attribute_arrow
 from seedcart.lake.schemas import BACKFLOW, IDENTITY, TOUCH, conform
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
+#: Whether :func:`run` takes DuckDB's fast path (the ``both_forms`` fixture runs a test both ways).
+FAST_PATHS = True
 DAY = timedelta(days=1)
 
 
@@ -60,6 +63,7 @@ def run(touches: list[dict[str, Any]], events: list[dict[str, Any]], identity: l
         models: tuple[Any, ...] | None = ("last_touch", "first_touch", "linear")) -> list[dict[str, Any]]:
     """Credit rows as dicts (the three cheap models unless told; ``models=None`` runs all)."""
     t, e, i = tables(touches, events, identity)
+    config = replace(config or AttributionConfig(), fast_paths=FAST_PATHS)
     out = attribute_arrow(ibis.memtable(t), ibis.memtable(e), ibis.memtable(i), config, models)
     return out.to_pylist()
 

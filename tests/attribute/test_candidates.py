@@ -10,6 +10,8 @@ from tests.attribute.helpers import DAY, at, credit_of, event, run, touch
 from seedcart.attribute import AttributionConfig
 from seedcart.types import MODELS
 
+pytestmark = pytest.mark.usefixtures("both_forms")
+
 
 def test_a_touch_at_the_same_instant_as_the_event_is_not_a_candidate() -> None:
     rows = run([touch("t1", at(0), "A"), touch("t2", at(5), "B")], [event("e1", at(5))])

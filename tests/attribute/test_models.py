@@ -15,6 +15,8 @@ from seedcart.types import MODELS
 FOUR = [touch("t1", at(1), "A"), touch("t2", at(2), "B", kind="like"), touch("t3", at(3), "C"),
         touch("t4", at(4), "D", kind="comment")]
 
+pytestmark = pytest.mark.usefixtures("both_forms")
+
 
 @pytest.fixture(scope="module")
 def four_touch_rows() -> list[dict[str, object]]:

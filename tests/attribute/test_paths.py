@@ -16,6 +16,8 @@ from seedcart.attribute.shapley import PathSummary, channel_credit, last_touch_s
 
 FRACTRIBUTION = Path(__file__).parents[2].parent / "shared" / "conformance" / "fractribution"
 
+pytestmark = pytest.mark.usefixtures("both_forms")
+
 
 def _vectors() -> tuple[PathSummary, dict[tuple[str, str], tuple[float, float]]]:
     if not FRACTRIBUTION.is_dir():

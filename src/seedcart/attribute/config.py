@@ -45,6 +45,9 @@ class AttributionConfig:
     actions: tuple[str, ...] | None = None
     #: End of the window for non-converting paths (markov, shapley); default the latest event.
     window_end: datetime | None = None
+    #: Use an engine's fast path where it has one (DuckDB: ``seedcart.attribute.fast``); the
+    #: portable Ibis form otherwise. Both give the same credit table.
+    fast_paths: bool = True
 
     def __post_init__(self) -> None:
         for model in self.models:

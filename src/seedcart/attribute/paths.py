@@ -8,6 +8,9 @@ weighted by 1 / sample_rate. Within an event a note's share is split equally amo
 
 from __future__ import annotations
 
+import itertools
+import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +26,8 @@ from seedcart.attribute.markov import markov_shares
 from seedcart.attribute.shapley import PathSummary, ShareRule, shapley_shares
 from seedcart.lake.engines import register_arrow
 from seedcart.types import TOUCH_CLASSES
+
+logger = logging.getLogger(__name__)
 
 #: Separates notes in a path string (never part of a note id).
 SEP = "\x1f"
@@ -107,13 +112,15 @@ def solve_shares(summary: pa.Table, models: list[str]) -> tuple[pa.Table, pa.Tab
         number: dict[tuple[str, ...], int] = {}
         for model in models:
             for path, split in PATH_RULES[model](typed).items():
-                if path not in number:
-                    number[path] = len(ids["_pid"])
-                    for col, value in zip(ids, (bkey, action, SEP.join(path), number[path]), strict=True):
+                pid = number.get(path)
+                if pid is None:
+                    pid = number[path] = len(ids["_pid"])
+                    for col, value in zip(ids, (bkey, action, SEP.join(path), pid), strict=True):
                         ids[col].append(value)
-                for note, share in split.items():
-                    for col, value in zip(out, (number[path], note, model, share), strict=True):
-                        out[col].append(value)
+                out["_pid"].extend(itertools.repeat(pid, len(split)))
+                out["_snote"].extend(split.keys())
+                out["_smodel"].extend(itertools.repeat(model, len(split)))
+                out["_share"].extend(split.values())
     id_schema = pa.schema([("_sbkey", pa.int64()), ("_saction", pa.string()), ("_spath", pa.string()),
                            ("_pid", pa.int64())])
     share_schema = pa.schema([("_pid", pa.int64()), ("_snote", pa.string()), ("_smodel", pa.string()),
@@ -121,22 +128,40 @@ def solve_shares(summary: pa.Table, models: list[str]) -> tuple[pa.Table, pa.Tab
     return pa.table(ids, schema=id_schema), pa.table(out, schema=share_schema)
 
 
-def path_shares(c: ir.Table, events: ir.Table, touches: ir.Table, config: AttributionConfig,
-                models: list[str]) -> PathCredit:
-    """Solve the path models once for candidate rows ``c``; returns the function that credits any
-    subset of ``c`` (whole events) under them, ``{model: rows with credit}``.
+def solve_paths(c: ir.Table, events: ir.Table, touches: ir.Table, config: AttributionConfig,
+                models: list[str], *, conv: ir.Table | None = None) -> tuple[ir.Table, ir.Table]:
+    """Solve the path models once for candidate rows ``c``: ``(per_event, shares)``.
 
-    Paths are joined back by a small integer id: the long path strings are matched once per event,
-    not once per (event, touch).
+    ``per_event`` gives each event's converting path id ``(_pp, _pe, _ppid)`` (partner, event id,
+    path id); ``shares`` each note's share of one conversion on a path ``(_pid, _snote, _smodel,
+    _share)``. Paths are joined back by this small integer id: the long path strings are matched once
+    per event, not once per (event, touch). ``conv``, when given, is :func:`converting_paths` of ``c``
+    computed by an engine's fast path.
     """
-    conv = materialise(converting_paths(c), "paths")
+    started = time.perf_counter()
+    conv = conv if conv is not None else materialise(converting_paths(c), "paths")
+    converted = time.perf_counter()
     summary = path_summary(c, conv, events, touches, config).to_pyarrow()
+    summarised = time.perf_counter()
     path_ids, share_rows = solve_shares(summary, models)
+    logger.debug("paths: converting %.2f s, summary of %d paths %.2f s, solved in %.2f s", converted - started,
+                 summary.num_rows, summarised - converted, time.perf_counter() - summarised)
     con = c.get_backend()
     ids, shares = register_arrow(con, path_ids, "path_ids"), register_arrow(con, share_rows, "shares")
     per_event = conv.join(ids, [conv._bkey == ids._sbkey, conv.action == ids._saction, conv.path == ids._spath])
     per_event = materialise(per_event.select(_pp=per_event.partner, _pe=per_event.event_id,
                                              _ppid=per_event._pid), "path_of_event")
+    return per_event, shares
+
+
+def path_shares(c: ir.Table, events: ir.Table, touches: ir.Table, config: AttributionConfig,
+                models: list[str]) -> PathCredit:
+    """Solve the path models once for candidate rows ``c`` (:func:`solve_paths`); returns the function
+    that credits any subset of ``c`` (whole events) under them, ``{model: rows with credit}``.
+
+    Within an event a note's share is split equally among that note's touches.
+    """
+    per_event, shares = solve_paths(c, events, touches, config, models)
 
     def credit_of(rows: ir.Table) -> dict[str, ir.Table]:
         j = rows.left_join(per_event, [rows.partner == per_event._pp, rows.event_id == per_event._pe])

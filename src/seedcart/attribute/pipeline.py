@@ -16,6 +16,7 @@ from seedcart.attribute import rules
 from seedcart.attribute.backends import materialise
 from seedcart.attribute.candidates import candidates, epoch_s, f64, prepare_events, prepare_touches
 from seedcart.attribute.config import AttributionConfig
+from seedcart.attribute.fast import fast_parts
 from seedcart.attribute.paths import PATH_RULES, PathCredit, path_shares
 from seedcart.lake.schemas import CREDIT, conform
 from seedcart.types import Model
@@ -61,9 +62,13 @@ def attribute_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | No
     """The credit table as disjoint parts whose union is :func:`attribute`: one per model, then refunds.
 
     An engine can run (and write) the parts one at a time, so only one model's windows hold memory.
+    On DuckDB (unless ``config.fast_paths`` is off) the parts are the one view of
+    ``seedcart.attribute.fast``, which computes every model in one narrow pass.
     """
     config = config or AttributionConfig()
     chosen = list(models or config.models)
+    if config.fast_paths and events.get_backend().name == "duckdb":
+        return fast_parts(touches, events, identity, config, chosen)
     ev = materialise(prepare_events(events, config), "events")
     tt = prepare_touches(touches)
     c = materialise(candidates(ev, tt, identity), "candidates")

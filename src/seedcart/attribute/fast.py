@@ -1,0 +1,225 @@
+"""DuckDB's fast path for :func:`seedcart.attribute.pipeline.attribute_parts` (DESIGN §3: engine fast paths
+behind the same function, proven equal to the portable form by ``tests/attribute/test_fast.py``).
+
+The portable form carries every event and touch column through each model's window, one model at a
+time. Here every event and touch gets an integer id once, and one narrow pass does the rest:
+
+1. ``_eid`` numbers the prepared events; ``_tid`` numbers the prepared touches in ``(ts, event_id)``
+   order, so ordering touches by ``_tid`` is ordering them by time with the portable tie-break.
+2. Candidates are ``(_eid, _tid, match, lag_s, t_rank, t_note_id)`` rows: a click match is the
+   ``max(_tid)`` of the event's in-window clicks; identity matches are equi-joins on (user, brand).
+3. One window pass over the candidates gives every chosen model's credit as a column (NULL where a
+   single-touch model does not choose the touch); the path models join their solved shares
+   (``seedcart.attribute.paths.solve_paths``, the same solve as the portable form).
+4. The credit rows are that table's model columns one after another (NULLs dropped), joined back
+   to the events' and touches' columns by integer id, once; refunds repeat their orders' rows.
+
+The result is one Ibis table (a DuckDB view) with the credit schema's columns.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+import warnings
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from seedcart.attribute.backends import materialise
+from seedcart.attribute.candidates import prepare_events, prepare_touches
+from seedcart.attribute.config import AttributionConfig
+from seedcart.attribute.paths import PATH_RULES, SEP, solve_paths
+from seedcart.lake.schemas import CREDIT
+from seedcart.types import TOUCH_CLASSES, Model
+
+logger = logging.getLogger(__name__)
+
+#: Whole seconds since the epoch, floored (``candidates.epoch_s`` in SQL).
+_EPOCH_S = "CAST(floor(epoch_us({}) / 1000000.0) AS BIGINT)"
+
+
+def _epoch_s(column: str) -> str:
+    return _EPOCH_S.format(column)
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _temp(tag: str) -> str:
+    return f"_seedcart_fast_{tag}_{uuid.uuid4().hex[:12]}"
+
+
+def _lookback_case(event: str, touch: str) -> str:
+    """The event's lookback in seconds for the touch's class (``candidates._lookback_of_touch``)."""
+    arms = " ".join(f"WHEN '{cls}' THEN {event}.lb_{cls}" for cls in TOUCH_CLASSES)
+    return f"CASE {touch}.t_class {arms} END"
+
+
+def _window(event: str, touch: str, lookback: str) -> str:
+    """Strictly before the event and no further back than the lookback, inclusive (``_in_window``)."""
+    return f"{touch}.t_ts < {event}.ts AND {touch}.t_ts >= {event}.ts - to_seconds({lookback})"
+
+
+def _candidates_sql(ev: str, tt: str, identity_sql: str | None) -> str:
+    users = (f"SELECT e.*, e.match_key AS _user FROM {ev} e" if identity_sql is None else
+             f"SELECT e.*, i._user FROM {ev} e JOIN ({identity_sql}) i ON e.match_key = i._key")
+    keep = "t._tid, t.t_rank, t.t_note_id"
+    return f"""
+WITH clicked AS (
+    SELECT e._eid, max(t._tid) AS _tid
+    FROM {ev} e JOIN {tt} t ON e.click_id = t.t_click_id
+    WHERE e.action <> 'refund' AND t.t_kind = 'link_click' AND {_window('e', 't', 'e.lb_click')}
+    GROUP BY e._eid
+), users AS (
+    SELECT u.* FROM ({users}) u
+    WHERE u.action <> 'refund' AND NOT EXISTS (SELECT 1 FROM clicked c WHERE c._eid = u._eid)
+)
+SELECT c._eid, {keep}, 'click' AS match, {_epoch_s('e.ts')} - {_epoch_s('t.t_ts')} AS lag_s
+FROM clicked c JOIN {ev} e ON e._eid = c._eid JOIN {tt} t ON t._tid = c._tid
+UNION ALL
+SELECT u._eid, {keep}, 'identity' AS match, {_epoch_s('u.ts')} - {_epoch_s('t.t_ts')} AS lag_s
+FROM users u JOIN {tt} t ON u._user = t.t_user_id AND u.brand_id = t.t_brand_id
+WHERE {_window('u', 't', _lookback_case('u', 't'))}
+UNION ALL
+SELECT u._eid, {keep}, 'identity' AS match, {_epoch_s('u.ts')} - {_epoch_s('t.t_ts')} AS lag_s
+FROM users u JOIN {tt} t ON u._user = t.t_user_id
+WHERE u.brand_id IS NULL AND {_window('u', 't', _lookback_case('u', 't'))}
+"""
+
+
+#: Larger than any touch id: ``rank x _RANK + _tid`` orders by class rank, then by touch id.
+_RANK = 1 << 40
+
+
+def _model_columns(chosen: list[Model], config: AttributionConfig) -> tuple[str, dict[str, str]]:
+    """``(per_event, columns)``: the SQL of the per-event aggregates over candidate rows ``c`` that
+    the models share (one ``GROUP BY``, no window), and of each chosen model's credit from them and
+    the row's own values (``rules``, ``paths``).
+
+    ``_tid`` is unique and in ``(ts, event_id)`` order, so the first touch of an event is its
+    ``min(_tid)``, the last its ``max(_tid)``, and the single-touch models' choice is an ``arg_min``.
+    """
+    rank = "c.t_rank" if config.precedence else "0"
+    rate = math.log(2.0) / config.half_life.total_seconds()
+    decay = f"exp(CAST({-rate!r} AS DOUBLE) * CAST(c.lag_s AS DOUBLE))"
+    per_event = (
+        f"SELECT c._eid, count(*) AS _n, min(c._tid) AS _lo, max(c._tid) AS _hi, "
+        f"arg_min(c._tid, {rank} * {_RANK} - c._tid) AS _last, arg_min(c._tid, {rank} * {_RANK} + c._tid) AS _first, "
+        f"sum({decay}) AS _wsum FROM {{cand}} c GROUP BY c._eid")
+    one = "CAST(1.0 AS DOUBLE)"
+    first, middle, last = (float(w) for w in config.position_weights)
+    sql = {
+        "last_touch": f"CASE WHEN c._tid = a._last THEN {one} END",
+        "first_touch": f"CASE WHEN c._tid = a._first THEN {one} END",
+        "linear": f"{one} / CAST(a._n AS DOUBLE)",
+        "position_based": (
+            f"CASE WHEN a._n = 1 THEN {one} "
+            f"WHEN a._n = 2 THEN (CASE WHEN c._tid = a._lo THEN CAST({first / (first + last)!r} AS DOUBLE) "
+            f"ELSE CAST({last / (first + last)!r} AS DOUBLE) END) "
+            f"WHEN c._tid = a._lo THEN CAST({first!r} AS DOUBLE) WHEN c._tid = a._hi THEN CAST({last!r} AS DOUBLE) "
+            f"ELSE CAST({middle!r} AS DOUBLE) / (CAST(a._n AS DOUBLE) - CAST(2.0 AS DOUBLE)) END"),
+        "time_decay": f"{decay} / a._wsum",
+    }
+    same_note = "CAST(count(*) OVER (PARTITION BY c._eid, c.t_note_id) AS DOUBLE)"
+    for model in PATH_RULES:
+        sql[model] = f"coalesce(s_{model}._share, CAST(0.0 AS DOUBLE)) / {same_note}"
+    return per_event, {model: sql[model] for model in chosen}
+
+
+def _name_of(table: ir.Table) -> str:
+    """The bare name of a materialised table (Ibis qualifies temp tables as ``temp.main.<name>``)."""
+    return str(table.get_name()).rsplit(".", 1)[-1]
+
+
+def _raw(con: Any, statement: str, stage: str) -> None:
+    started = time.perf_counter()
+    con.con.execute(statement)
+    logger.debug("attribution fast path: %s in %.2f s", stage, time.perf_counter() - started)
+
+
+def fast_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, config: AttributionConfig,
+               chosen: list[Model]) -> list[ir.Table]:
+    """The credit table as one DuckDB view (see the module docstring); ``[]`` when no model is chosen."""
+    if not chosen:
+        return []
+    ev_expr = prepare_events(events, config)
+    ev_t = materialise(ev_expr.mutate(_eid=ibis.row_number()), "events")
+    tt_expr = prepare_touches(touches)
+    tt_t = materialise(tt_expr.mutate(_tid=ibis.row_number().over(order_by=[tt_expr.t_ts, tt_expr.t_event_id])),
+                       "touches")
+    con = ev_t.get_backend()
+    ev, tt = _q(_name_of(ev_t)), _q(_name_of(tt_t))
+    identity_sql = None
+    if identity is not None:
+        ids = identity.select(_key=identity.match_key.cast("string"), _user=identity.user_id.cast("string"))
+        identity_sql = "SELECT * FROM " + _q(_name_of(materialise(ids.distinct(), "identity")))
+    cand = _q(_temp("candidates"))
+    _raw(con, f"CREATE TEMP TABLE {cand} AS {_candidates_sql(ev, tt, identity_sql)}", "candidates")
+
+    joins = ""
+    path_chosen: list[str] = [m for m in chosen if m in PATH_RULES]
+    if path_chosen:
+        conv = _q(_temp("paths"))
+        _raw(con, f"CREATE TEMP TABLE {conv} AS SELECT e.partner, e.event_id, coalesce(e.brand_id, -1) AS _bkey, "
+                  f"e.action, e.weight, e.amount, p.path FROM (SELECT _eid, string_agg(t_note_id, chr({ord(SEP)}) "
+                  f"ORDER BY _tid) AS path FROM {cand} GROUP BY _eid) p JOIN {ev} e ON e._eid = p._eid",
+             "converting paths")
+        c_t = con.table(cand.strip('"')).select("_eid", "_tid")
+        wide = c_t.join(ev_t.drop("match_key", "click_id", "received_at", "category", "sample_rate"), "_eid")
+        wide = wide.join(tt_t.select("_tid", "t_ts", "t_event_id", "t_note_id", "t_user_id"), "_tid")
+        per_event, shares = solve_paths(wide, ev_t, tt_t, config, path_chosen, conv=con.table(conv.strip('"')))
+        path_of = _q(_temp("path_of"))
+        _raw(con, f"CREATE TEMP TABLE {path_of} AS SELECT e._eid, p._ppid FROM {ev} e "
+                  f"JOIN ({ibis.to_sql(per_event, dialect='duckdb')}) p ON e.partner = p._pp AND e.event_id = p._pe",
+             "path ids")
+        shares_sql = str(ibis.to_sql(shares, dialect="duckdb"))
+        joins = f" LEFT JOIN {path_of} p ON p._eid = c._eid"
+        for model in path_chosen:
+            joins += (f" LEFT JOIN (SELECT _pid, _snote, _share FROM ({shares_sql}) WHERE _smodel = '{model}') "
+                      f"s_{model} ON s_{model}._pid = p._ppid AND s_{model}._snote = c.t_note_id")
+
+    per_event_sql, columns = _model_columns(chosen, config)
+    per_event_t = _q(_temp("per_event"))
+    _raw(con, f"CREATE TEMP TABLE {per_event_t} AS {per_event_sql.format(cand=cand)}", "per-event aggregates")
+    scored = _q(_temp("scored"))
+    select = ", ".join(f"{expr} AS {_q(model)}" for model, expr in columns.items())
+    _raw(con, f"CREATE TEMP TABLE {scored} AS SELECT c._eid, c._tid, c.match, c.lag_s, {select} "
+              f"FROM {cand} c JOIN {per_event_t} a ON a._eid = c._eid{joins}", "models")
+
+    # one model's rows after another (UNION ALL writes faster than UNPIVOT); NULL: not credited
+    long = "(" + " UNION ALL ".join(
+        f"SELECT _eid, _tid, match, lag_s, '{model}' AS model, {_q(model)} AS credit FROM {scored} "
+        f"WHERE {_q(model)} IS NOT NULL" for model in columns) + ")"
+    ev = f"(SELECT _eid, partner, event_id, action, ts, brand_id, product_id, order_id, weight, amount FROM {ev})"
+    tt = (f"(SELECT _tid, t_event_id, t_ts, t_kind, t_note_id, t_campaign_id, t_placement, t_user_id "
+          f"FROM {tt})")
+    touch_cols = ("t.t_event_id AS touch_event_id, t.t_ts AS touch_ts, t.t_kind AS touch_kind, "
+                  "t.t_note_id AS note_id, t.t_campaign_id AS campaign_id, t.t_placement AS placement, "
+                  "t.t_user_id AS user_id")
+    credited = f"""
+SELECT e.partner, e.event_id, e.action, e.ts, e.brand_id, e.product_id, e.order_id, {touch_cols},
+       u.match, u.model, u.credit, e.weight, e.amount, u.credit * CAST(e.amount AS DOUBLE) AS credited_amount,
+       u.lag_s
+FROM {long} u JOIN {ev} e ON e._eid = u._eid JOIN {tt} t ON t._tid = u._tid"""
+    refunded = "abs(CAST(r.amount AS DOUBLE))"
+    frac = (f"CASE WHEN r.amount IS NULL OR e.amount IS NULL OR e.amount = 0 THEN CAST(1.0 AS DOUBLE) "
+            f"ELSE least({refunded} / abs(CAST(e.amount AS DOUBLE)), CAST(1.0 AS DOUBLE)) END")
+    refunds = f"""
+SELECT r.partner, r.event_id, 'refund' AS action, r.ts, e.brand_id, e.product_id, e.order_id, {touch_cols},
+       u.match, u.model, -(u.credit * {frac}) AS credit, r.weight, r.amount,
+       -(u.credit * {refunded}) AS credited_amount,
+       {_epoch_s('r.ts')} - {_epoch_s('t.t_ts')} AS lag_s
+FROM {long} u JOIN {ev} e ON e._eid = u._eid AND e.action = 'order'
+JOIN {ev} r ON r.action = 'refund' AND r.order_id IS NOT NULL AND r.partner = e.partner AND r.order_id = e.order_id
+JOIN {tt} t ON t._tid = u._tid"""
+    view = _temp("credit")
+    names = ", ".join(_q(f.name) for f in CREDIT)
+    _raw(con, f"CREATE TEMP VIEW {_q(view)} AS SELECT {names} FROM ({credited} UNION ALL {refunds})", "view")
+    with warnings.catch_warnings():  # Ibis reads the view's schema with a call DuckDB 2 deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return [con.table(view)]

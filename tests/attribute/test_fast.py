@@ -1,0 +1,85 @@
+"""DuckDB's fast path gives the same credit table as the portable Ibis form (issue 5 §5)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pyarrow as pa
+import pytest
+from tests.attribute.worlds import random_world
+
+from seedcart.attribute import AttributionConfig, attribute_arrow
+from seedcart.lake.engines import connect, register_arrow
+
+KEY = ["model", "partner", "event_id", "touch_event_id"]
+
+
+def _both(world: tuple[pa.Table, pa.Table, pa.Table], config: AttributionConfig,
+          with_identity: bool = True) -> tuple[pa.Table, pa.Table]:
+    out = []
+    for fast in (True, False):
+        con = connect("duckdb")
+        t, e, i = (register_arrow(con, table, name) for table, name in zip(world, ("t", "e", "i"), strict=True))
+        credit = attribute_arrow(t, e, i if with_identity else None, replace(config, fast_paths=fast))
+        out.append(credit.sort_by([(k, "ascending") for k in KEY]))
+    return out[0], out[1]
+
+
+def _assert_same(fast: pa.Table, portable: pa.Table) -> None:
+    assert fast.schema == portable.schema
+    assert fast.num_rows == portable.num_rows
+    for name in fast.column_names:
+        left, right = fast[name].to_pylist(), portable[name].to_pylist()
+        if pa.types.is_floating(fast.schema.field(name).type):
+            assert [v is None for v in left] == [v is None for v in right], name
+            assert [v for v in left if v is not None] == pytest.approx(
+                [v for v in right if v is not None], rel=1e-9, abs=1e-12), name
+        else:
+            assert left == right, name
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 5])
+def test_fast_path_equals_the_portable_form_on_random_worlds(seed: int) -> None:
+    config = AttributionConfig(
+        category_lookback={"beauty": timedelta(days=3)},
+        partner_lookback={"tmall": {"click": timedelta(days=2), "view": timedelta(0)}})
+    fast, portable = _both(random_world(seed=seed), config)
+    assert fast.num_rows > 100
+    assert set(fast["model"].to_pylist()) == set(config.models)
+    assert "refund" in fast["action"].to_pylist() and "click" in fast["match"].to_pylist()
+    _assert_same(fast, portable)
+
+
+def test_fast_path_equals_the_portable_form_with_other_settings() -> None:
+    world = random_world(seed=7, users=12, touches=400, events=80)
+    config = AttributionConfig(precedence=False, half_life=timedelta(hours=30), position_weights=(0.3, 0.3, 0.4),
+                               lookback={"click": timedelta(days=20), "engagement": timedelta(days=4),
+                                         "view": timedelta(days=1)})
+    _assert_same(*_both(world, config))
+    only = AttributionConfig(models=("shapley", "last_touch"), actions=("order",))
+    fast, portable = _both(world, only)
+    assert set(fast["model"].to_pylist()) == {"shapley", "last_touch"}
+    _assert_same(fast, portable)
+
+
+def test_fast_path_equals_the_portable_form_without_an_identity_table() -> None:
+    t, e, i = random_world(seed=4)
+    users = e["match_key"].to_pylist()
+    e = e.set_column(e.schema.get_field_index("match_key"), "match_key",
+                     pa.array([None if u is None else "u" + u[1:] for u in users], pa.string()))
+    fast, portable = _both((t, e, i), AttributionConfig(), with_identity=False)
+    assert fast.num_rows > 100
+    _assert_same(fast, portable)
+
+
+@pytest.mark.slow
+def test_fast_path_equals_the_portable_form_on_a_simulated_world() -> None:
+    from seedcart.sim.config import WorldConfig
+    from seedcart.sim.generate import generate_tables
+
+    tables = generate_tables(WorldConfig.for_touches(10_000, seed=9), b"k" * 32)
+    fast, portable = _both((tables["touch"], tables["backflow"], tables["identity"]),
+                           AttributionConfig(actions=("order", "cart")))
+    assert fast.num_rows > 10_000
+    _assert_same(fast, portable)
