@@ -32,7 +32,8 @@ import ibis.expr.types as ir
 from seedcart.attribute.backends import materialise
 from seedcart.attribute.candidates import prepare_events, prepare_touches
 from seedcart.attribute.config import AttributionConfig
-from seedcart.attribute.paths import PATH_RULES, SEP, solve_paths
+from seedcart.attribute.paths import PATH_RULES, solve_paths
+from seedcart.attribute.pathsolve import SEP
 from seedcart.lake.schemas import CREDIT
 from seedcart.types import TOUCH_CLASSES, Model
 
@@ -127,7 +128,7 @@ def _model_columns(chosen: list[Model], config: AttributionConfig) -> tuple[str,
     }
     same_note = "CAST(count(*) OVER (PARTITION BY c._eid, c.t_note_id) AS DOUBLE)"
     for model in PATH_RULES:
-        sql[model] = f"coalesce(s_{model}._share, CAST(0.0 AS DOUBLE)) / {same_note}"
+        sql[model] = f"coalesce(s._s_{model}, CAST(0.0 AS DOUBLE)) / {same_note}"
     return per_event, {model: sql[model] for model in chosen}
 
 
@@ -177,11 +178,12 @@ def fast_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, c
         _raw(con, f"CREATE TEMP TABLE {path_of} AS SELECT e._eid, p._ppid FROM {ev} e "
                   f"JOIN ({ibis.to_sql(per_event, dialect='duckdb')}) p ON e.partner = p._pp AND e.event_id = p._pe",
              "path ids")
-        shares_sql = str(ibis.to_sql(shares, dialect="duckdb"))
-        joins = f" LEFT JOIN {path_of} p ON p._eid = c._eid"
-        for model in path_chosen:
-            joins += (f" LEFT JOIN (SELECT _pid, _snote, _share FROM ({shares_sql}) WHERE _smodel = '{model}') "
-                      f"s_{model} ON s_{model}._pid = p._ppid AND s_{model}._snote = c.t_note_id")
+        shares_t = _q(_temp("shares"))  # one row per (path, note), a column per path model
+        pivot = ", ".join(f"max(_share) FILTER (WHERE _smodel = '{m}') AS {_q('_s_' + m)}" for m in path_chosen)
+        _raw(con, f"CREATE TEMP TABLE {shares_t} AS SELECT _pid, _snote, {pivot} "
+                  f"FROM ({ibis.to_sql(shares, dialect='duckdb')}) GROUP BY _pid, _snote", "shares")
+        joins = (f" LEFT JOIN {path_of} p ON p._eid = c._eid "
+                 f"LEFT JOIN {shares_t} s ON s._pid = p._ppid AND s._snote = c.t_note_id")
 
     per_event_sql, columns = _model_columns(chosen, config)
     per_event_t = _q(_temp("per_event"))

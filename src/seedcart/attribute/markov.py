@@ -57,6 +57,12 @@ def transition_counts(summary: PathSummary) -> tuple[list[str], np.ndarray, np.n
 def removal_effects(summary: PathSummary) -> dict[str, float]:
     """Each note's removal effect (0..1) from the exact absorbing-chain solve."""
     notes, counts, conv, null = transition_counts(summary)
+    effects = effects_from_counts(counts, conv, null)
+    return {note: float(e) for note, e in zip(notes, effects, strict=True)}
+
+
+def effects_from_counts(counts: np.ndarray, conv: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """Removal effects of states 1.. from transition counts (state 0 = start), conversions and nulls."""
     out = counts.sum(axis=1) + conv + null
     out[out == 0] = 1.0
     q = counts / out[:, None]
@@ -64,11 +70,10 @@ def removal_effects(summary: PathSummary) -> dict[str, float]:
     fundamental = np.linalg.inv(np.eye(len(out)) - q)
     h = fundamental @ r
     if h[0] <= 0:
-        return dict.fromkeys(notes, 0.0)
+        return np.zeros(len(out) - 1)
     diag = np.diag(fundamental)[1:]
     reach = fundamental[0, 1:] / diag
-    effects = np.clip(reach * h[1:] / h[0], 0.0, 1.0)
-    return {note: float(e) for note, e in zip(notes, effects, strict=True)}
+    return np.asarray(np.clip(reach * h[1:] / h[0], 0.0, 1.0), dtype=float)
 
 
 def markov_shares(summary: PathSummary) -> Shares:

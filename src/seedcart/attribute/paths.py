@@ -8,7 +8,6 @@ weighted by 1 / sample_rate. Within an event a note's share is split equally amo
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -23,14 +22,13 @@ from seedcart.attribute.backends import materialise
 from seedcart.attribute.candidates import f64, i64
 from seedcart.attribute.config import AttributionConfig
 from seedcart.attribute.markov import markov_shares
-from seedcart.attribute.shapley import PathSummary, ShareRule, shapley_shares
+from seedcart.attribute.pathsolve import SEP, solve_summary
+from seedcart.attribute.shapley import ShareRule, shapley_shares
 from seedcart.lake.engines import register_arrow
 from seedcart.types import TOUCH_CLASSES
 
 logger = logging.getLogger(__name__)
 
-#: Separates notes in a path string (never part of a note id).
-SEP = "\x1f"
 PATH_RULES: dict[str, ShareRule] = {"markov": markov_shares, "shapley": shapley_shares}
 GROUP = ("_bkey", "action")
 #: Credits candidate rows (whole events) under the solved path models: ``{model: rows with credit}``.
@@ -98,34 +96,12 @@ def path_summary(c: ir.Table, conv: ir.Table, events: ir.Table, touches: ir.Tabl
 
 def solve_shares(summary: pa.Table, models: list[str]) -> tuple[pa.Table, pa.Table]:
     """``(paths, shares)``: an id for every converting path ``(_sbkey, _saction, _spath, _pid)``, and
-    ``(_pid, _snote, _smodel, _share)`` for every note of those paths, per model."""
-    groups: dict[tuple[Any, str], dict[tuple[str, ...], tuple[float, float, float]]] = {}
-    columns = [summary[name].to_pylist() for name in ("_bkey", "action", "path", "conversions",
-                                                       "non_conversions", "revenue")]
-    for bkey, action, text, conversions, non_conversions, revenue in zip(*columns, strict=True):
-        path = tuple(text.split(SEP)) if text else ()
-        groups.setdefault((bkey, action), {})[path] = (conversions or 0.0, non_conversions or 0.0, revenue or 0.0)
-    ids: dict[str, list[Any]] = {"_sbkey": [], "_saction": [], "_spath": [], "_pid": []}
-    out: dict[str, list[Any]] = {"_pid": [], "_snote": [], "_smodel": [], "_share": []}
-    for (bkey, action), paths in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        typed: PathSummary = paths
-        number: dict[tuple[str, ...], int] = {}
-        for model in models:
-            for path, split in PATH_RULES[model](typed).items():
-                pid = number.get(path)
-                if pid is None:
-                    pid = number[path] = len(ids["_pid"])
-                    for col, value in zip(ids, (bkey, action, SEP.join(path), pid), strict=True):
-                        ids[col].append(value)
-                out["_pid"].extend(itertools.repeat(pid, len(split)))
-                out["_snote"].extend(split.keys())
-                out["_smodel"].extend(itertools.repeat(model, len(split)))
-                out["_share"].extend(split.values())
-    id_schema = pa.schema([("_sbkey", pa.int64()), ("_saction", pa.string()), ("_spath", pa.string()),
-                           ("_pid", pa.int64())])
-    share_schema = pa.schema([("_pid", pa.int64()), ("_snote", pa.string()), ("_smodel", pa.string()),
-                              ("_share", pa.float64())])
-    return pa.table(ids, schema=id_schema), pa.table(out, schema=share_schema)
+    ``(_pid, _snote, _smodel, _share)`` for every note of those paths, per model (solved for the
+    whole summary at once by ``seedcart.attribute.pathsolve``; the rules are ``PATH_RULES``)."""
+    unknown = [m for m in models if m not in PATH_RULES]
+    if unknown:
+        raise ValueError(f"not a path model: {unknown}")
+    return solve_summary(summary, models)
 
 
 def solve_paths(c: ir.Table, events: ir.Table, touches: ir.Table, config: AttributionConfig,
