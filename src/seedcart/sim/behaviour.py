@@ -92,18 +92,54 @@ class BackEvents:
     use_oaid: np.ndarray
 
 
-def _cat(parts: list[Touches]) -> Touches:
-    return Touches(**{name: np.concatenate([getattr(p, name) for p in parts])
-                      for name in Touches.__dataclass_fields__})
+#: Touch fields every derived touch copies from the impression it follows (unless it overrides them).
+_FOLLOWED: Final = ("user", "note", "campaign", "placement", "surface", "position")
+#: The dtype and null value of the other touch fields (``kind`` and ``ts`` are given by every part).
+#: Ids and durations are int32: they are null on most rows, and the narrower arrays are cheaper to fill.
+_OWN: Final[dict[str, tuple[type, int | float | bool]]] = {
+    "kind": (np.int8, -1), "ts": (np.int64, -1), "link": (np.int32, -1), "product": (np.int32, -1),
+    "dwell_ms": (np.int32, -1), "watch_ratio": (np.float64, np.nan), "ua_class": (np.int8, -1),
+    "query_brand": (np.int32, -1), "is_bot": (np.bool_, False),
+}
 
 
-def _derived(base: Touches, rows: np.ndarray, kind: str, ts: np.ndarray, **changes: np.ndarray) -> Touches:
-    """Touches that follow ``rows`` of ``base`` (same user, note, placement ...), of another kind."""
-    values: dict[str, np.ndarray] = {"kind": np.full(len(rows), KIND[kind], dtype=np.int8), "ts": ts, **changes}
+@dataclass
+class _Part:
+    """Touches of one kind: ``rows`` of the impressions they follow (None: not derived), and their own values."""
+
+    size: int
+    rows: np.ndarray | None
+    values: dict[str, np.ndarray | int]
+
+
+def _assemble(imps: dict[str, np.ndarray], parts: list[_Part]) -> Touches:
+    """The parts' touches one after the other, each field written once into its final array.
+
+    A derived part gathers the ``_FOLLOWED`` fields it does not override from ``imps`` straight into
+    its slice, and fields nobody sets stay null: no per-part arrays and no concatenation.
+    """
+    total = sum(p.size for p in parts)
+    fields: dict[str, np.ndarray] = {}
     for name in Touches.__dataclass_fields__:
-        if name not in values:
-            values[name] = getattr(base, name)[rows]
-    return Touches(**values)
+        followed = name in _FOLLOWED
+        if followed:
+            out = np.empty(total, dtype=imps[name].dtype)
+        else:
+            dtype, null = _OWN[name]
+            out = np.full(total, null, dtype=dtype)
+        at = 0
+        for p in parts:
+            if p.size:
+                value = p.values.get(name)
+                if value is not None:
+                    out[at:at + p.size] = value
+                elif followed and p.rows is not None:
+                    np.take(imps[name], p.rows, out=out[at:at + p.size], mode="clip")
+                elif followed:  # a part of its own (bots) leaves it null
+                    out[at:at + p.size] = -1
+            at += p.size
+        fields[name] = out
+    return Touches(**fields)
 
 
 def front(world: World, rng: np.random.Generator, *, day: int, lo: int, hi: int,
@@ -131,93 +167,99 @@ def front(world: World, rng: np.random.Generator, *, day: int, lo: int, hi: int,
     ad_count = world.ad_off[cat + 1] - world.ad_off[cat]
     # (A category with no organic note fills every slot with ads.)
     is_ad = ((rng.random(m) < cfg.ad_share) | ~has_organic) & (ad_count > 0)
-    ad_pick = world.ad_by_cat[(world.ad_off[cat] + (rng.random(m) * ad_count).astype(np.int64)).clip(
-        0, max(len(world.ad_by_cat) - 1, 0))] if len(world.ad_by_cat) else np.zeros(m, dtype=np.int64)
-    ad_campaign = world.note_campaign[ad_pick]
     ads = np.flatnonzero(is_ad)
-    if len(ads):  # the holdout hash only for the ad slots
-        is_ad[ads] = ~held_out(world, user[ads], ad_campaign[ads])
+    if len(ads):  # ad notes and the holdout hash only for the ad slots
+        ad_pick = world.ad_by_cat[world.ad_off[cat[ads]] + (rng.random(len(ads)) * ad_count[ads]).astype(np.int64)]
+        shown = ~held_out(world, user[ads], world.note_campaign[ad_pick])
+        is_ad[ads] = shown
+        note[ads[shown]] = ad_pick[shown]
     keep = is_ad | has_organic
-    note = np.where(is_ad, ad_pick, note)
     user, note, is_ad = user[keep], note[keep], is_ad[keep]
     m = len(user)
     campaign = np.where(is_ad, world.note_campaign[note], -1)
     video = world.note_video[note]
+    search = PLACEMENTS.index("search")
     placement = np.where(is_ad | video, world.note_placement[note],
-                         np.where(rng.random(m) < 0.8, PLACEMENTS.index("feed"), PLACEMENTS.index("search")))
-    surface = placement.astype(np.int8)  # SURFACES[0..2] line up with PLACEMENTS
-    position = np.where(placement == PLACEMENTS.index("search"), rng.integers(1, 11, size=m),
-                        rng.integers(1, 31, size=m))
+                         np.where(rng.random(m) < 0.8, PLACEMENTS.index("feed"), search)).astype(np.int8)
+    # Positions 1..10 in search results, 1..30 in feeds: one uniform draw scaled per row.
+    position = (rng.random(m) * np.where(placement == search, 10.0, 30.0)).astype(np.int8) + 1
     # Activity peaks in the Beijing evening (12:30 UTC); the quiet last half hour of the UTC day
     # (07:30-08:00 in Beijing) stays empty, so every follow-up touch lands on the same UTC date.
-    seconds = np.where(rng.random(m) < 0.6, rng.uniform(0, _LAST_SECOND, size=m),
-                       rng.normal(12.5 * 3600, 2.5 * 3600, size=m).clip(0, _LAST_SECOND))
-    ts = day_us + (seconds * US_PER_S).astype(np.int64)
-    none_i = np.full(m, -1, dtype=np.int64)
-    imps = Touches(
-        user=user, kind=np.full(m, KIND["impression"], dtype=np.int8), ts=ts, note=note, campaign=campaign,
-        placement=placement.astype(np.int8), surface=surface, link=none_i, product=none_i,
-        dwell_ms=none_i, watch_ratio=np.full(m, np.nan), position=position.astype(np.int64),
-        ua_class=np.full(m, -1, dtype=np.int8), query_brand=none_i, is_bot=np.zeros(m, dtype=bool),
-    )
+    # A mixture of 60 % uniform and 40 % normal: the draw that picks the component, scaled, is the
+    # uniform second (u < 0.6 is uniform on [0, 0.6)), and normals are drawn for the rest only.
+    pick_uniform = rng.random(m)
+    seconds = pick_uniform * (_LAST_SECOND / 0.6)
+    evening = np.flatnonzero(pick_uniform >= 0.6)
+    seconds[evening] = rng.normal(12.5 * 3600, 2.5 * 3600, size=len(evening)).clip(0, _LAST_SECOND)
+    seconds *= US_PER_S
+    ts = seconds.astype(np.int64)
+    ts += day_us
+    imps = {"user": user, "note": note, "campaign": campaign, "placement": placement,
+            "surface": placement, "position": position}  # SURFACES[0..2] line up with PLACEMENTS
+    parts = [_Part(m, None, {**imps, "kind": KIND["impression"], "ts": ts})]
 
     # Reads: interest-driven; deep reads by dwell (image) or share watched (video).
     note_cat = world.note_cat[note]
-    p_read = (0.02 + 0.55 * world.interest[user, note_cat]) * np.where(is_ad, 0.8, 1.0)
+    p_read = world.interest[user, note_cat] * 0.55
+    p_read += 0.02
+    np.multiply(p_read, 0.8, out=p_read, where=is_ad)
     r = np.flatnonzero(rng.random(m) < p_read)
     rv = video[r]
-    dwell = np.where(rv, -1, rng.lognormal(np.log(4200), 0.7, size=len(r)).clip(300, 600_000).astype(np.int64))
-    watch = np.where(rv, rng.beta(1.4, 1.5, size=len(r)), np.nan)
+    # Image reads have a dwell time, video reads a share watched: each drawn for its own reads only.
+    image, movie = np.flatnonzero(~rv), np.flatnonzero(rv)
+    dwell = np.full(len(r), -1, dtype=np.int64)
+    dwell[image] = rng.lognormal(np.log(4200), 0.7, size=len(image)).clip(300, 600_000)
+    watch = np.full(len(r), np.nan)
+    watch[movie] = rng.beta(1.4, 1.5, size=len(movie))
     read_ts = ts[r] + rng.integers(1, 6, size=len(r)) * US_PER_S
-    reads = _derived(imps, r, "read", read_ts, dwell_ms=dwell, watch_ratio=watch)
+    parts.append(_Part(len(r), r, {"kind": KIND["read"], "ts": read_ts, "dwell_ms": dwell, "watch_ratio": watch}))
     deep_mask = np.where(rv, watch >= 0.5, dwell >= 5000)
     d = np.flatnonzero(deep_mask)
     spent = np.where(rv, (np.nan_to_num(watch) * 60 * US_PER_S).astype(np.int64), dwell * 1000)
-    deeps = _derived(reads, d, "deep_read", read_ts[d] + spent[d])
+    parts.append(_Part(len(d), r[d], {"kind": KIND["deep_read"], "ts": read_ts[d] + spent[d],
+                                      "dwell_ms": dwell[d], "watch_ratio": watch[d]}))
 
-    parts = [imps, reads, deeps]
     boost = np.where(deep_mask, 2.0, 1.0)
     after = read_ts + spent
     for kind, p in ENGAGEMENTS:
         e = np.flatnonzero(rng.random(len(r)) < p * boost)
-        parts.append(_derived(reads, e, kind, after[e] + rng.integers(2, 60, size=len(e)) * US_PER_S))
+        parts.append(_Part(len(e), r[e], {"kind": KIND[kind], "dwell_ms": dwell[e], "watch_ratio": watch[e],
+                                          "ts": after[e] + rng.integers(2, 60, size=len(e)) * US_PER_S}))
 
     # Link clicks on notes with a link: ad links more than blue links, deep reads twice as often.
-    link = world.note_link[reads.note]
+    read_note = note[r]
+    link = world.note_link[read_note]
     has_link = link >= 0
     is_blue = has_link & (world.link_kind[link.clip(0)] == 1) if len(world.link_kind) else has_link
     p_click = np.where(has_link, np.where(is_blue, 0.035, 0.07), 0.0) * boost
     c = np.flatnonzero(rng.random(len(r)) < p_click)
-    dev = world.device[reads.user[c]]
+    dev = world.device[user[r[c]]]
     ua = np.where(dev == 0, 0, np.where(dev == 1, np.where(rng.random(len(c)) < 0.15, 2, 1), 3)).astype(np.int8)
-    clicks = _derived(reads, c, "link_click", after[c] + rng.integers(1, 30, size=len(c)) * US_PER_S,
-                      link=link[c], product=world.link_product[link[c]],
-                      surface=np.where(is_blue[c], 4, 3).astype(np.int8),
-                      campaign=world.link_campaign[link[c]], ua_class=ua)
-    parts.append(clicks)
+    parts.append(_Part(len(c), r[c], {
+        "kind": KIND["link_click"], "ts": after[c] + rng.integers(1, 30, size=len(c)) * US_PER_S,
+        "dwell_ms": dwell[c], "watch_ratio": watch[c], "link": link[c], "product": world.link_product[link[c]],
+        "surface": np.where(is_blue[c], 4, 3).astype(np.int8), "campaign": world.link_campaign[link[c]],
+        "ua_class": ua}))
 
     # In-platform searches for the brand after reading a branded note.
-    brand = world.note_brand[reads.note]
+    brand = world.note_brand[read_note]
     s = np.flatnonzero((brand >= 0) & (rng.random(len(r)) < 0.03 * boost))
-    parts.append(_derived(reads, s, "search", after[s] + rng.integers(5, 600, size=len(s)) * US_PER_S,
-                          note=np.full(len(s), -1), campaign=np.full(len(s), -1), query_brand=brand[s],
-                          placement=np.full(len(s), -1, dtype=np.int8), position=np.full(len(s), -1)))
+    parts.append(_Part(len(s), r[s], {
+        "kind": KIND["search"], "ts": after[s] + rng.integers(5, 600, size=len(s)) * US_PER_S,
+        "dwell_ms": dwell[s], "watch_ratio": watch[s], "note": -1, "campaign": -1, "query_brand": brand[s],
+        "placement": -1, "position": -1}))
 
     # Bot clicks: links hit by crawlers and click farms, no user, no purchases.
     n_bots = int(brng.poisson(len(c) * cfg.faults.bots)) if len(world.link_codes) else 0
     if n_bots:
         bl = brng.integers(0, len(world.link_codes), size=n_bots)
         bnote = world.link_note[bl]
-        parts.append(Touches(
-            user=np.full(n_bots, -1), kind=np.full(n_bots, KIND["link_click"], dtype=np.int8),
-            ts=day_us + brng.integers(0, US_PER_DAY, size=n_bots), note=bnote, campaign=world.link_campaign[bl],
-            placement=world.note_placement[bnote].astype(np.int8),
-            surface=np.where(world.link_kind[bl] == 1, 4, 3).astype(np.int8), link=bl,
-            product=world.link_product[bl], dwell_ms=np.full(n_bots, -1), watch_ratio=np.full(n_bots, np.nan),
-            position=np.full(n_bots, -1), ua_class=np.full(n_bots, 4, dtype=np.int8),
-            query_brand=np.full(n_bots, -1), is_bot=np.ones(n_bots, dtype=bool),
-        ))
-    out = _cat(parts)
+        parts.append(_Part(n_bots, None, {
+            "user": -1, "kind": KIND["link_click"], "ts": day_us + brng.integers(0, US_PER_DAY, size=n_bots),
+            "note": bnote, "campaign": world.link_campaign[bl], "placement": world.note_placement[bnote],
+            "surface": np.where(world.link_kind[bl] == 1, 4, 3), "link": bl, "product": world.link_product[bl],
+            "position": -1, "ua_class": 4, "is_bot": True}))
+    out = _assemble(imps, parts)
     np.minimum(out.ts, day_us + US_PER_DAY - 1, out=out.ts)  # never past midnight (see _LAST_SECOND)
     return out
 

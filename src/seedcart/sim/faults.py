@@ -64,14 +64,15 @@ def delay_and_duplicate(rng: np.random.Generator, table: pa.Table, faults: Fault
     if n == 0:
         return table, copies
     if faults.late > 0:
-        late = rng.random(n) < faults.late
-        if late.any():
-            shift = np.where(late, rng.integers(1, faults.late_days + 1, size=n) * US_PER_DAY
-                             + rng.integers(0, US_PER_DAY // 4, size=n), 0)
+        late = np.flatnonzero(rng.random(n) < faults.late)
+        if len(late):  # the shifts are drawn for the late rows only
+            shift = (rng.integers(1, faults.late_days + 1, size=len(late)) * US_PER_DAY
+                     + rng.integers(0, US_PER_DAY // 4, size=len(late)))
             received = table.column("received_at").combine_chunks()
-            values = received.cast(pa.int64()).to_numpy(zero_copy_only=False) + shift
+            values = received.cast(pa.int64()).to_numpy(zero_copy_only=False).copy()
+            values[late] += shift
             table = _replace(table, "received_at", pa.array(values, received.type))
-            counts.late += int(late.sum())
+            counts.late += len(late)
     if faults.duplicates > 0:
         dup = np.flatnonzero(rng.random(n) < faults.duplicates)
         if len(dup):

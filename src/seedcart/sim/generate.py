@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seedcart.lake.schemas import SCHEMAS, TS, conform
+from seedcart.lake.writer import ROW_GROUP_ROWS
 from seedcart.sim.behaviour import (
     ACTION,
     KIND,
@@ -73,15 +74,21 @@ _DICTIONARY_COLUMNS: Final = sorted({c for cols in ENCODED.values() for c in col
 #: Columns whose Parquet statistics let readers skip row groups keep them; random ids and payload skip the cost.
 _STATISTICS_COLUMNS: Final = ["ts", "received_at", "kind", "brand_id", "campaign_id", "link_id", "partner",
                               "product_id", "action", "category"]
+#: Columns zstd gains (almost) nothing on, so they are not compressed: random delta timestamps, and
+#: dictionary indices or floats of high entropy (under 1 % larger uncompressed on the touch table).
+_UNCOMPRESSED_COLUMNS: Final = ("ts", "received_at", "note_id", "brand_id", "campaign_id", "position", "watch_ratio")
 #: ``write_parquet_atomic`` options for the generator's tables: dictionary columns are written as
 #: plain strings in the file's schema (no Arrow schema stored), so readers see the lake schemas.
-#: Timestamps are delta-encoded (cheaper to write and smaller than plain values under zstd) and
-#: not compressed again (zstd gains nothing on random deltas); every other column is zstd.
+#: Timestamps are delta-encoded (cheaper to write and smaller than plain values under zstd);
+#: ``_UNCOMPRESSED_COLUMNS`` are not compressed, every other column is zstd. Rows go to the
+#: encoders a row group at a time (``write_batch_size``) rather than 1,024 at a time: the
+#: per-batch work (statistics of dictionary columns above all) is then paid once per row group.
 PARQUET_OPTIONS: Final[dict[str, object]] = {
     "use_dictionary": _DICTIONARY_COLUMNS, "write_statistics": _STATISTICS_COLUMNS, "store_schema": False,
     "column_encoding": {"ts": "DELTA_BINARY_PACKED", "received_at": "DELTA_BINARY_PACKED"},
-    "compression": {**{f.name: "zstd" for s in ENCODED_SCHEMAS.values() for f in s}, "ts": "none",
-                    "received_at": "none"},
+    "compression": {**{f.name: "zstd" for s in ENCODED_SCHEMAS.values() for f in s},
+                    **dict.fromkeys(_UNCOMPRESSED_COLUMNS, "none")},
+    "write_batch_size": ROW_GROUP_ROWS,
 }
 
 
@@ -106,9 +113,19 @@ class SimStats:
         self.chunks += other.chunks
 
 
+def _validity(valid: np.ndarray) -> tuple[pa.Buffer | None, int]:
+    """The Arrow validity bitmap of a boolean ``valid`` mask (None when all are valid) and the null count.
+
+    ``np.packbits`` builds it at once; ``pa.array(..., mask=...)`` sets bit by bit.
+    """
+    nulls = len(valid) - int(np.count_nonzero(valid))
+    return (pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None), nulls
+
+
 def _indices(indices: np.ndarray) -> pa.Array:
-    negative = indices < 0
-    return pa.array(indices.astype(np.int32), mask=negative if negative.any() else None)
+    validity, nulls = _validity(indices >= 0)
+    data = pa.py_buffer(indices.astype(np.int32))
+    return pa.Array.from_buffers(pa.int32(), len(indices), [validity, data], nulls)
 
 
 def _codes(indices: np.ndarray, dictionary: pa.Array) -> pa.Array:
@@ -167,9 +184,16 @@ def _table(name: str, columns: dict[str, pa.Array]) -> pa.Table:
 
 def _ints(values: np.ndarray, offset: int = 0) -> pa.Array:
     """int64 ``values + offset``, null where the value is negative."""
-    negative = values < 0
-    return pa.array(values.astype(np.int64, copy=False) + offset, pa.int64(),
-                    mask=negative if negative.any() else None)
+    validity, nulls = _validity(values >= 0)
+    data = pa.py_buffer(np.add(values, offset, dtype=np.int64))
+    return pa.Array.from_buffers(pa.int64(), len(values), [validity, data], nulls)
+
+
+def _floats(values: np.ndarray) -> pa.Array:
+    """float64 ``values``, null where the value is NaN."""
+    validity, nulls = _validity(~np.isnan(values))
+    data = pa.py_buffer(np.ascontiguousarray(values, dtype=np.float64))
+    return pa.Array.from_buffers(pa.float64(), len(values), [validity, data], nulls)
 
 
 def _ts(values: np.ndarray) -> pa.Array:
@@ -180,19 +204,64 @@ def _lookup(ids: np.ndarray, table: np.ndarray) -> np.ndarray:
     """``table[ids]`` with -1 where the id is -1."""
     if len(table) == 0:
         return np.full(len(ids), -1, dtype=np.int64)
-    return np.where(ids >= 0, table[ids.clip(0)], -1)
+    if len(table) < len(ids):  # one gather: id -1 picks the -1 appended at the end of a small table
+        found: np.ndarray = np.append(table.astype(np.int64, copy=False), -1)[ids]
+        return found
+    return np.where(ids >= 0, table[ids.clip(0)].astype(np.int64, copy=False), -1)
+
+
+class _Sparse:
+    """Columns with a value on a few rows only (a chunk's link clicks), sharing one validity bitmap.
+
+    The values are scattered into zeroed buffers at ``rows``; nothing is computed for the other rows.
+    """
+
+    def __init__(self, mask: np.ndarray) -> None:
+        self.n = len(mask)
+        self.rows = np.flatnonzero(mask)
+        self.nulls = self.n - len(self.rows)
+        self.validity = pa.py_buffer(np.packbits(mask, bitorder="little"))
+        self.mask = mask
+
+    def ints(self, values: np.ndarray, offset: int = 0) -> pa.Array:
+        """int64 ``values + offset`` (one per row of ``rows``), null elsewhere."""
+        data = np.zeros(self.n, dtype=np.int64)
+        data[self.rows] = values
+        data[self.rows] += offset
+        return pa.Array.from_buffers(pa.int64(), self.n, [self.validity, pa.py_buffer(data)], self.nulls)
+
+    def encoded(self, values: np.ndarray, dictionary: pa.Array) -> pa.Array:
+        """``dictionary[values]`` (one per row of ``rows``) as a dictionary array, null elsewhere."""
+        data = np.zeros(self.n, dtype=np.int32)
+        data[self.rows] = values
+        indices = pa.Array.from_buffers(pa.int32(), self.n, [self.validity, pa.py_buffer(data)], self.nulls)
+        return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+    def strings(self, values: pa.StringArray, width: int) -> pa.Array:
+        """``values`` (fresh fixed-width strings, one per row of ``rows`` in order), null elsewhere."""
+        if len(values) != len(self.rows) or values.offset or values.null_count:
+            raise ValueError("sparse strings need one unsliced value per row")
+        offsets = np.zeros(self.n + 1, dtype=np.int32)
+        np.cumsum(self.mask, out=offsets[1:])
+        offsets *= width
+        return pa.StringArray.from_buffers(self.n, pa.py_buffer(offsets), values.buffers()[2], self.validity,
+                                           self.nulls)
 
 
 def touch_table(world: World, t: Touches, *, event_ids: pa.Array, click_ids: pa.Array,
                 rng: np.random.Generator, ip_tag: int) -> pa.Table:
-    """The chunk's touches as a TOUCH table (``ENCODED`` columns as dictionaries)."""
+    """The chunk's touches as a TOUCH table (``ENCODED`` columns as dictionaries).
+
+    Link, product and user agent are set on link clicks only (bots' included), as are click ids.
+    """
     n = t.size
-    is_click = t.kind == KIND["link_click"]
-    click_rank = np.where(is_click, np.cumsum(is_click) - 1, -1)
-    ip_keys = np.where(t.user >= 0, t.user, rng.integers(1 << 40, 1 << 41, size=n))
-    ip_hashes = hex_strings(splitmix(ip_keys[is_click].astype(np.uint64) ^ np.uint64(ip_tag)))
+    clicks = _Sparse(t.kind == KIND["link_click"])
+    click_user = t.user[clicks.rows]  # a bot (no user) clicks from a random address
+    ip_keys = np.where(click_user >= 0, click_user, rng.integers(1 << 40, 1 << 41, size=len(click_user)))
+    ip_hashes = hex_strings(splitmix(ip_keys.astype(np.uint64) ^ np.uint64(ip_tag)))
+    link, product = t.link[clicks.rows], t.product[clicks.rows]
     brand = _lookup(t.note, world.note_brand)
-    device = _lookup(t.user, world.device.astype(np.int64))
+    device = _lookup(t.user, world.device)
     columns = {
         "event_id": event_ids,
         "ts": _ts(t.ts),
@@ -204,20 +273,20 @@ def touch_table(world: World, t: Touches, *, event_ids: pa.Array, click_ids: pa.
         "campaign_id": _ints(t.campaign, world.bases.campaign + 1),
         "placement": _encoded(t.placement, _PLACEMENTS),
         "surface": _encoded(t.surface, _SURFACES),
-        "link_id": _ints(t.link, world.bases.link + 1),
-        "click_id": _codes(click_rank, click_ids),
-        "partner": _encoded(_lookup(t.product, world.product_partner), _PARTNERS),
-        "product_id": _ints(t.product, world.bases.product + 1),
+        "link_id": clicks.ints(link, world.bases.link + 1),
+        "click_id": clicks.strings(click_ids, 16),
+        "partner": clicks.encoded(world.product_partner[product], _PARTNERS),
+        "product_id": clicks.ints(product, world.bases.product + 1),
         "query": _encoded(t.query_brand, world.extras["brand_names"]),
         "device": _encoded(device, _DEVICES),
         "dwell_ms": _ints(t.dwell_ms),
-        "watch_ratio": pa.array(t.watch_ratio, pa.float64(), mask=np.isnan(t.watch_ratio)),
+        "watch_ratio": _floats(t.watch_ratio),
         "position": _ints(t.position),
-        "ip_hash": _codes(click_rank, ip_hashes),
-        "ua_class": _encoded(t.ua_class, _UA),
+        "ip_hash": clicks.strings(ip_hashes, 16),
+        "ua_class": clicks.encoded(t.ua_class[clicks.rows], _UA),
         "is_bot": pa.array(t.is_bot),
         "is_duplicate": pa.array(np.zeros(n, dtype=bool)),
-        "source": _encoded(np.zeros(n, dtype=np.int8), _SIM),
+        "source": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), _SIM),
     }
     return _table("touch", columns)
 
@@ -228,7 +297,7 @@ def back_tables(world: World, e: BackEvents, *, touches: Touches, touch_ids: pa.
     n = len(e.user)
     partner = world.product_partner[e.product]
     is_click = touches.kind == KIND["link_click"]
-    click_rank = np.where(is_click, np.cumsum(is_click) - 1, -1)
+    click_rows = np.flatnonzero(is_click)
     has_order = e.order >= 0
     order_ids = hex_strings((np.uint64(order_tag) << np.uint64(32)) | e.order[has_order].astype(np.uint64))
     # Ids come from the order's row, so a refund carries the id of its order.
@@ -244,7 +313,7 @@ def back_tables(world: World, e: BackEvents, *, touches: Touches, touch_ids: pa.
         "action": _encoded(e.action, _ACTIONS),
         "ts": ts,
         "received_at": _ts(e.ts + rng.integers(US_PER_S, 600 * US_PER_S, size=n)),
-        "click_id": _codes(_lookup(e.click, click_rank), click_ids),
+        "click_id": _codes(np.where(e.click >= 0, np.searchsorted(click_rows, e.click), -1), click_ids),
         "match_key": pc.coalesce(phone, oaid),
         "product_id": _ints(e.product, world.bases.product + 1),
         "item_id": _encoded(e.product, world.extras["product_items"]),

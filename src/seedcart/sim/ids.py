@@ -13,8 +13,10 @@ import numpy as np
 import pyarrow as pa
 
 _M32: Final = 0xFFFFFFFF
-#: Two-byte ASCII hex of every byte value, little-endian, so ``_HEX_PAIRS[b]`` viewed as bytes is "hh".
-_HEX_PAIRS: Final = np.array([int.from_bytes(f"{i:02x}".encode(), "little") for i in range(256)], dtype=np.uint16)
+#: Four-byte ASCII hex of every 16-bit value, little-endian, so ``_HEX_QUADS[v]`` viewed as bytes is "hhhh"
+#: (256 KiB: a uint64 takes four look-ups instead of eight of a byte table).
+_HEX_QUADS: Final = np.array([int.from_bytes(f"{i:04x}".encode(), "little") for i in range(1 << 16)],
+                             dtype=np.uint32)
 BASE62: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 #: Namespaces of ids, so that a touch id never equals a click id of the same chunk.
@@ -45,15 +47,21 @@ def chunk_tag(namespace: int, seed: int, chunk: int) -> int:
 
 def hex_ids(tag: int, count: int, first: int = 0) -> pa.StringArray:
     """``count`` 16-character hex ids ``<tag><row>`` for rows ``first .. first+count-1``."""
-    rows = np.arange(first, first + count, dtype=np.uint64)
-    values = (np.uint64(tag) << np.uint64(32)) | (rows & np.uint64(_M32))
-    return hex_strings(values)
+    rows = (np.arange(first, first + count, dtype=np.uint64) & np.uint64(_M32)).astype(np.uint32)
+    # The tag's 8 characters are the same on every row: only the row's are looked up.
+    data = np.empty((count, 4), dtype=np.uint32)
+    data[:, 0] = _HEX_QUADS[(tag >> 16) & 0xFFFF]
+    data[:, 1] = _HEX_QUADS[tag & 0xFFFF]
+    np.take(_HEX_QUADS, rows >> 16, out=data[:, 2], mode="wrap")  # "wrap": unbuffered (all in range)
+    np.take(_HEX_QUADS, rows & 0xFFFF, out=data[:, 3], mode="wrap")
+    offsets = np.arange(0, 16 * count + 1, 16, dtype=np.int32)
+    return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def hex_strings(values: np.ndarray) -> pa.StringArray:
     """Each uint64 of ``values`` as 16 lower-case hex characters, built without Python strings."""
     count = len(values)
-    data = _HEX_PAIRS[np.ascontiguousarray(values, dtype=">u8").view(np.uint8)]
+    data = np.take(_HEX_QUADS, np.ascontiguousarray(values, dtype=">u8").view(">u2"))
     offsets = np.arange(0, 16 * count + 1, 16, dtype=np.int32)
     return pa.StringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data))
 

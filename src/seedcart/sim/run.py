@@ -1,10 +1,11 @@
 """Writing a simulated world into a data dir: its catalog rows, then its lake tables.
 
-Chunks are generated ``GENERATORS`` at a time on threads, and lake rows are buffered per table
-and UTC date and written as large Parquet files on ``WRITERS`` background threads (numpy, Arrow
-and Parquet encoding release the GIL, so generating and writing share the cores). A date's buffer
-is written once it is big enough or can get no more rows; memory stays bounded by the chunks in
-flight, ``MAX_BUFFERED_ROWS`` and the files being encoded, whatever the world's size.
+Chunks are generated ``GENERATORS`` at a time (one: on the calling thread), and lake rows are
+buffered per table and UTC date and written as large Parquet files on ``WRITERS`` background
+threads (numpy, Arrow and Parquet encoding release the GIL, so generating and writing share the
+cores). A date's buffer is written once it is big enough or can get no more rows; memory stays
+bounded by the chunks in flight, ``MAX_BUFFERED_ROWS`` and the files being encoded, whatever the
+world's size.
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ MAX_BUFFERED_ROWS = 2 << 20
 
 #: Parquet files encoded at once (encoding releases the GIL).
 WRITERS = 2
-#: Chunks generated at once on threads (numpy and Arrow release the GIL).
-GENERATORS = 2
+#: Chunks generated at once. One (on the calling thread) keeps a 2-core machine busy: generating a
+#: chunk costs about as much CPU as encoding it, and the writers take the other core. A second
+#: generator thread only added GIL hand-offs, page faults and a chunk of memory (measured).
+GENERATORS = 1
 
 Progress = Callable[[int, int], None]
 
