@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from tests.lake.conftest import touch_rows
@@ -12,7 +14,7 @@ from tests.lake.conftest import touch_rows
 from seedcart.errors import SchemaError
 from seedcart.lake import journal
 from seedcart.lake.engines import connect
-from seedcart.lake.reader import read_table, table_files
+from seedcart.lake.reader import read_listed, read_table, table_files
 from seedcart.lake.schemas import TOUCH, conform
 from seedcart.lake.writer import LakeWriter, partition_dir
 
@@ -69,3 +71,39 @@ def test_an_unreadable_journal_is_an_error_not_a_guess(tmp_path: Path) -> None:
     (written[0].parent / "_txn-broken.json").write_text("{not json")
     with pytest.raises(SchemaError):
         table_files(tmp_path, "touch")
+
+
+def test_a_read_whose_files_were_retired_meanwhile_lists_them_again(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.parquet", tmp_path / "new.parquet"
+    pq.write_table(pa.table({"x": [1, 2]}), old)
+    listings: list[list[Path]] = []
+
+    def list_files() -> list[Path]:
+        if not listings:  # a replacement lands between this listing and the read
+            listings.append([old])
+            pq.write_table(pa.table({"x": [1, 2, 3]}), new)
+            old.unlink()
+            return [old]
+        listings.append([new])
+        return [new]
+
+    def total(files: list[Path]) -> int:
+        return int(duckdb.sql(f"SELECT sum(x) FROM read_parquet({[str(f) for f in files]})").fetchall()[0][0])
+
+    result, files = read_listed(list_files, total)
+    assert (result, files) == (6, [new])
+    assert listings == [[old], [new]]
+
+
+def test_a_read_that_fails_with_its_files_in_place_is_not_retried(tmp_path: Path) -> None:
+    present = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"x": [1]}), present)
+    calls: list[int] = []
+
+    def broken(files: list[Path]) -> int:
+        calls.append(len(files))
+        raise ValueError("bad query")
+
+    with pytest.raises(ValueError, match="bad query"):
+        read_listed(lambda: [present], broken)
+    assert calls == [1]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -14,6 +16,30 @@ from seedcart.lake.engines import register_arrow
 from seedcart.lake.journal import visible_files
 from seedcart.lake.schemas import schema_of
 from seedcart.types import Table
+
+R = TypeVar("R")
+
+#: How often a read whose files were retired meanwhile lists them again.
+READ_ATTEMPTS = 6
+
+
+def read_listed(list_files: Callable[[], list[Path]], read: Callable[[list[Path]], R]) -> tuple[R, list[Path]]:
+    """``read(files)`` of a fresh ``list_files()``, again with a new listing when a file vanished meanwhile.
+
+    Compaction and replacement retire files under the table lock, which readers do not take: a
+    reader that listed a partition just before a swap can find a listed file gone. A new listing
+    then sees the swap's outputs (``journal.visible_files``). Returns the result and the files read.
+    An error while every listed file still exists is raised at once.
+    """
+    for attempt in range(READ_ATTEMPTS):
+        files = list_files()
+        try:
+            return read(files), files
+        except Exception:
+            if attempt == READ_ATTEMPTS - 1 or all(f.exists() for f in files):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def table_files(root: str | Path, table: Table | str) -> list[Path]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any, Final
 
 from seedcart.errors import NotFound, ValidationError
+from seedcart.lake.reader import read_listed
 from seedcart.measure.filters import ReportFilter, Scope, where
 from seedcart.measure.intervals import interval
 from seedcart.measure.metrics import ACTION_COLUMNS, FRONT_COUNTS, GMV_ACTIONS, METRICS, NEGATIVE_ACTIONS
@@ -229,8 +231,8 @@ def top_paths(store: ReportStore, flt: ReportFilter, note_id: str, *, limit: int
     """
     wh, params = where(Scope(), replace(flt, note_id=note_id), credit=True)
     found = store.query(f"SELECT DISTINCT day FROM back WHERE {wh} ORDER BY day DESC LIMIT {PATH_DAYS}", params)
-    files = store.lake_files("credit", [row["day"].isoformat() for row in found])
-    if not files:
+    days = [row["day"].isoformat() for row in found]
+    if not store.lake_files("credit", days):
         return []
     sql = """
         WITH c AS (SELECT * FROM read_parquet($files, union_by_name = true)),
@@ -243,7 +245,10 @@ def top_paths(store: ReportStore, flt: ReportFilter, note_id: str, *, limit: int
         WHERE c.model = (SELECT m FROM pick)
         GROUP BY c.partner, c.event_id"""
     counts: dict[str, float] = {}
-    for row in store.query(sql, {"files": files, "note": note_id, "model": flt.model}):
+    rows, _ = read_listed(lambda: [Path(f) for f in store.lake_files("credit", days)],
+                          lambda files: store.query(sql, {"files": [str(f) for f in files], "note": note_id,
+                                                          "model": flt.model}))
+    for row in rows:
         label = _path_label(list(row["steps"]), str(row["action"]))
         counts[label] = counts.get(label, 0.0) + float(row["w"])
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
