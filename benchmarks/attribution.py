@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="50K and 100K touches, Spark at 50K")
     parser.add_argument("--sizes", default="1M,10M,100M", help="touch counts, comma-separated")
     parser.add_argument("--spark-size", default="10M", help="size also run on Spark local ('' for none)")
-    parser.add_argument("--memory-limit", default="8GB", help="DuckDB memory_limit (spills beyond)")
+    parser.add_argument("--memory-limit", default="6GB",
+                        help="DuckDB memory_limit (spills beyond); 6GB keeps the whole process under 8 GB")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", default=".seedcart/bench-attribution")
     args = parser.parse_args(argv)
