@@ -8,8 +8,9 @@ time. Here every event and touch gets an integer id once, and one narrow pass do
    order, so ordering touches by ``_tid`` is ordering them by time with the portable tie-break.
 2. Candidates are ``(_eid, _tid, match, lag_s, t_rank, t_note_id)`` rows: a click match is the
    ``max(_tid)`` of the event's in-window clicks; identity matches are equi-joins on (user, brand).
-3. One window pass over the candidates gives every chosen model's credit as a column (NULL where a
-   single-touch model does not choose the touch); the path models join their solved shares
+3. One ``GROUP BY`` per event (count, first, last, chosen touch, decay sum) and one pass over the
+   candidates give every chosen model's credit as a column (NULL where a single-touch model does not
+   choose the touch); the path models join their solved shares, pivoted one column per model
    (``seedcart.attribute.paths.solve_paths``, the same solve as the portable form).
 4. The credit rows are that table's model columns one after another (NULLs dropped), joined back
    to the events' and touches' columns by integer id, once; refunds repeat their orders' rows.
@@ -97,8 +98,8 @@ WHERE u.brand_id IS NULL AND {_window('u', 't', _lookback_case('u', 't'))}
 _RANK = 1 << 40
 
 
-def _model_columns(chosen: list[Model], config: AttributionConfig) -> tuple[str, dict[str, str]]:
-    """``(per_event, columns)``: the SQL of the per-event aggregates over candidate rows ``c`` that
+def _model_columns(cand: str, chosen: list[Model], config: AttributionConfig) -> tuple[str, dict[str, str]]:
+    """``(per_event, columns)``: the SQL of the per-event aggregates over the candidates ``cand`` that
     the models share (one ``GROUP BY``, no window), and of each chosen model's credit from them and
     the row's own values (``rules``, ``paths``).
 
@@ -111,7 +112,7 @@ def _model_columns(chosen: list[Model], config: AttributionConfig) -> tuple[str,
     per_event = (
         f"SELECT c._eid, count(*) AS _n, min(c._tid) AS _lo, max(c._tid) AS _hi, "
         f"arg_min(c._tid, {rank} * {_RANK} - c._tid) AS _last, arg_min(c._tid, {rank} * {_RANK} + c._tid) AS _first, "
-        f"sum({decay}) AS _wsum FROM {{cand}} c GROUP BY c._eid")
+        f"sum({decay}) AS _wsum FROM {cand} c GROUP BY c._eid")
     one = "CAST(1.0 AS DOUBLE)"
     first, middle, last = (float(w) for w in config.position_weights)
     sql = {
@@ -159,21 +160,23 @@ def fast_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, c
     if identity is not None:
         ids = identity.select(_key=identity.match_key.cast("string"), _user=identity.user_id.cast("string"))
         identity_sql = "SELECT * FROM " + _q(_name_of(materialise(ids.distinct(), "identity")))
-    cand = _q(_temp("candidates"))
+    cand_name = _temp("candidates")
+    cand = _q(cand_name)
     _raw(con, f"CREATE TEMP TABLE {cand} AS {_candidates_sql(ev, tt, identity_sql)}", "candidates")
 
     joins = ""
     path_chosen: list[str] = [m for m in chosen if m in PATH_RULES]
     if path_chosen:
-        conv = _q(_temp("paths"))
+        conv_name = _temp("paths")
+        conv = _q(conv_name)
         _raw(con, f"CREATE TEMP TABLE {conv} AS SELECT e.partner, e.event_id, coalesce(e.brand_id, -1) AS _bkey, "
                   f"e.action, e.weight, e.amount, p.path FROM (SELECT _eid, string_agg(t_note_id, chr({ord(SEP)}) "
                   f"ORDER BY _tid) AS path FROM {cand} GROUP BY _eid) p JOIN {ev} e ON e._eid = p._eid",
              "converting paths")
-        c_t = con.table(cand.strip('"')).select("_eid", "_tid")
+        c_t = con.table(cand_name).select("_eid", "_tid")
         wide = c_t.join(ev_t.drop("match_key", "click_id", "received_at", "category", "sample_rate"), "_eid")
         wide = wide.join(tt_t.select("_tid", "t_ts", "t_event_id", "t_note_id", "t_user_id"), "_tid")
-        per_event, shares = solve_paths(wide, ev_t, tt_t, config, path_chosen, conv=con.table(conv.strip('"')))
+        per_event, shares = solve_paths(wide, ev_t, tt_t, config, path_chosen, conv=con.table(conv_name))
         path_of = _q(_temp("path_of"))
         _raw(con, f"CREATE TEMP TABLE {path_of} AS SELECT e._eid, p._ppid FROM {ev} e "
                   f"JOIN ({ibis.to_sql(per_event, dialect='duckdb')}) p ON e.partner = p._pp AND e.event_id = p._pe",
@@ -185,9 +188,9 @@ def fast_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, c
         joins = (f" LEFT JOIN {path_of} p ON p._eid = c._eid "
                  f"LEFT JOIN {shares_t} s ON s._pid = p._ppid AND s._snote = c.t_note_id")
 
-    per_event_sql, columns = _model_columns(chosen, config)
+    per_event_sql, columns = _model_columns(cand, chosen, config)
     per_event_t = _q(_temp("per_event"))
-    _raw(con, f"CREATE TEMP TABLE {per_event_t} AS {per_event_sql.format(cand=cand)}", "per-event aggregates")
+    _raw(con, f"CREATE TEMP TABLE {per_event_t} AS {per_event_sql}", "per-event aggregates")
     scored = _q(_temp("scored"))
     select = ", ".join(f"{expr} AS {_q(model)}" for model, expr in columns.items())
     _raw(con, f"CREATE TEMP TABLE {scored} AS SELECT c._eid, c._tid, c.match, c.lag_s, {select} "

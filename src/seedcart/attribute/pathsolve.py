@@ -69,8 +69,7 @@ def _load(summary: pa.Table) -> _Paths:
     raw_row = np.repeat(np.arange(len(raw_length)), raw_length)
     keep = ~empty[raw_row]
     flat = pc.list_flatten(lists).filter(pa.array(keep))
-    encoded = pc.dictionary_encode(flat).combine_chunks() if isinstance(flat, pa.ChunkedArray) else \
-        pc.dictionary_encode(flat)
+    encoded = pc.dictionary_encode(flat)
     length = np.where(empty, 0, raw_length)
     start = np.concatenate([[0], np.cumsum(length)[:-1]]) if len(length) else np.zeros(0, np.int64)
     return _Paths(group=group[order], bkey=bkey[order], action=action, text=text, conversions=conversions,

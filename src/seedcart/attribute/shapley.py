@@ -9,8 +9,6 @@ path (if all are zero the last note takes everything).
 
 from __future__ import annotations
 
-import hashlib
-from collections import Counter
 from collections.abc import Callable, Mapping
 
 Path = tuple[str, ...]
@@ -36,47 +34,18 @@ def normalised(gains: dict[str, float], path: Path) -> dict[str, float]:
 
 
 def shapley_shares(summary: PathSummary) -> Shares:
-    """Per converting path, each note's share of one conversion under the leave-one-out rule.
-
-    A path without note ``n`` can only have been seen if some path of the summary has exactly the
-    other notes and ``len(path) - count(n)`` touches, so every path is indexed by a hash of its set
-    of notes (a sum of random 64-bit words, one per note) and its length; the reduced path is built
-    and looked up only when that index has a match. Everything else has ``p = 0``.
-    """
-    words: dict[str, int] = {}
-    seen: set[tuple[int, int]] = set()
-    for path in summary:
-        seen.add((_set_hash(Counter(path), words), len(path)))
+    """Per converting path, each note's share of one conversion under the leave-one-out rule."""
     shares: Shares = {}
     for path, (conversions, _non, _revenue) in summary.items():
         if conversions <= 0 or not path:
             continue
         p = conversion_rate(summary, path)
-        counts = Counter(path)
-        whole = _set_hash(counts, words)
         gains = {}
-        for note, count in counts.items():
-            if ((whole - words[note]) & _MASK, len(path) - count) in seen:
-                without = tuple(n for n in path if n != note)
-                gains[note] = max(p - conversion_rate(summary, without), 0.0)
-            else:
-                gains[note] = max(p, 0.0)
+        for note in dict.fromkeys(path):
+            without = tuple(n for n in path if n != note)
+            gains[note] = max(p - conversion_rate(summary, without), 0.0)
         shares[path] = normalised(gains, path)
     return shares
-
-
-_MASK = (1 << 64) - 1
-
-
-def _set_hash(counts: Counter[str], words: dict[str, int]) -> int:
-    """The sum (mod 2**64) of each distinct note's random word, drawn on first sight (stable per run)."""
-    total = 0
-    for note in counts:
-        word = words.get(note)
-        if word is None:
-            word = words[note] = int.from_bytes(hashlib.blake2b(note.encode(), digest_size=8).digest(), "little")
-        total += word
-    return total & _MASK
 
 
 def last_touch_shares(summary: PathSummary) -> Shares:

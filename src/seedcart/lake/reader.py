@@ -52,6 +52,12 @@ def table_files(root: str | Path, table: Table | str) -> list[Path]:
     return out
 
 
+def partition_files(root: str | Path, table: Table | str, day: str) -> list[Path]:
+    """The committed Parquet files of one ``YYYY-MM-DD`` partition of a table (none when it is absent)."""
+    partition = Path(root) / table / f"date={day}"
+    return visible_files(partition) if partition.is_dir() else []
+
+
 def read_table(con: Any, root: str | Path, table: Table | str) -> ir.Table:
     """The lake table as an Ibis table on ``con`` (a DuckDB or PySpark backend), schema columns only.
 

@@ -232,8 +232,6 @@ def top_paths(store: ReportStore, flt: ReportFilter, note_id: str, *, limit: int
     wh, params = where(Scope(), replace(flt, note_id=note_id), credit=True)
     found = store.query(f"SELECT DISTINCT day FROM back WHERE {wh} ORDER BY day DESC LIMIT {PATH_DAYS}", params)
     days = [row["day"].isoformat() for row in found]
-    if not store.lake_files("credit", days):
-        return []
     sql = """
         WITH c AS (SELECT * FROM read_parquet($files, union_by_name = true)),
         conv AS (SELECT DISTINCT partner, event_id FROM c WHERE note_id = $note AND model = $model),
@@ -247,7 +245,7 @@ def top_paths(store: ReportStore, flt: ReportFilter, note_id: str, *, limit: int
     counts: dict[str, float] = {}
     rows, _ = read_listed(lambda: [Path(f) for f in store.lake_files("credit", days)],
                           lambda files: store.query(sql, {"files": [str(f) for f in files], "note": note_id,
-                                                          "model": flt.model}))
+                                                          "model": flt.model}) if files else [])
     for row in rows:
         label = _path_label(list(row["steps"]), str(row["action"]))
         counts[label] = counts.get(label, 0.0) + float(row["w"])

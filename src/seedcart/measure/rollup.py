@@ -23,7 +23,6 @@ import json
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -33,8 +32,7 @@ import duckdb
 import pyarrow as pa
 
 from seedcart.catalog.db import Catalog
-from seedcart.lake.journal import visible_files
-from seedcart.lake.reader import read_listed, table_files
+from seedcart.lake.reader import partition_files, read_listed, table_files
 from seedcart.lake.writer import partition_dir, write_parquet_atomic
 from seedcart.measure.dimensions import Dimensions, load_dimensions
 from seedcart.measure.intervals import VARIANCE_SQL
@@ -164,19 +162,6 @@ def _connect(dims: Dimensions) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _day_files(root: str, table: str, day: str, listed: list[Path]) -> Callable[[], list[Path]]:
-    """The files of one day: first those already listed, then a new listing (``read_listed``)."""
-    first = [listed]
-
-    def files() -> list[Path]:
-        if first:
-            return first.pop()
-        partition = partition_dir(root, table, day)
-        return visible_files(partition) if partition.is_dir() else []
-
-    return files
-
-
 def _build(con: duckdb.DuckDBPyConnection, sql: str, files: list[Path], *, day: str,
            schema: pa.Schema) -> pa.Table:
     if not files:
@@ -215,9 +200,9 @@ def refresh_rollups(root: str, catalog: Catalog, *, full: bool = False,
                 continue
             con = con or _connect(dims)
             read: dict[str, list[Path]] = {}
-            for table, sql, first, target, schema in (("touch", _FRONT_SQL, touch, NOTE_DAY, ROLLUP_NOTE_DAY),
-                                                      ("credit", _CREDIT_SQL, credit, CREDIT_DAY, ROLLUP_CREDIT_DAY)):
-                data, read[table] = read_listed(_day_files(root, table, day, first),
+            for table, sql, target, schema in (("touch", _FRONT_SQL, NOTE_DAY, ROLLUP_NOTE_DAY),
+                                               ("credit", _CREDIT_SQL, CREDIT_DAY, ROLLUP_CREDIT_DAY)):
+                data, read[table] = read_listed(partial(partition_files, root, table, day),
                                                 partial(_build, con, sql, day=day, schema=schema))
                 _store(root, target, day, data)
             built[day] = {"touch": _signature(read["touch"]), "credit": _signature(read["credit"])}

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from seedcart.catalog.db import Catalog
-from seedcart.lake.journal import visible_files
-from seedcart.lake.reader import table_files
+from seedcart.lake.reader import partition_files, table_files
 from seedcart.measure.dimensions import Dimensions, load_dimensions
 from seedcart.measure.metrics import ACTION_COLUMNS, FRONT_COUNTS, GMV_ACTIONS, NEGATIVE_ACTIONS
 from seedcart.measure.rollup import RefreshResult, refresh_rollups, rollup_files
@@ -145,8 +143,7 @@ class ReportStore:
         """Committed lake files of ``table``, optionally only of the given ``YYYY-MM-DD`` days."""
         if days is None:
             return [str(p) for p in table_files(self.root, table)]
-        partitions = [Path(self.root) / table / f"date={day}" for day in days]
-        return [str(p) for part in partitions if part.is_dir() for p in visible_files(part)]
+        return [str(p) for day in days for p in partition_files(self.root, table, day)]
 
     def close(self) -> None:
         """Release the in-memory database."""
