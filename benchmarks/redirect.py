@@ -43,10 +43,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _env(data_dir: Path, port: int) -> dict[str, str]:
+def _env(data_dir: Path, port: int, click_port: int | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"SEEDCART__DATA_DIR": str(data_dir), "SEEDCART__SERVE__PORT": str(port),
                 "SEEDCART__SERVE__PUBLIC_URL": f"http://127.0.0.1:{port}"})
+    if click_port is not None:
+        env["SEEDCART__SERVE__CLICK_PORT"] = str(click_port)
     return env
 
 
@@ -176,17 +178,22 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def _bench_python(work: Path, seconds: int, connections: int, pin: bool, *, floor: bool) -> dict[str, float]:
-    """The seedcart side (``floor=False``) or the bare-uvicorn floor side (``floor=True``)."""
-    data_dir = work / ("floor" if floor else "data")
+def _bench_python(work: Path, seconds: int, connections: int, pin: bool, *, floor: bool = False,
+                  via: str = "edge") -> dict[str, float]:
+    """The seedcart side (``floor=False``; its click edge, or the API's route with ``via="api"``) or
+    the bare-uvicorn floor side (``floor=True``)."""
+    data_dir = work / ("floor" if floor else f"data-{via}")
     code = "x" if floor else _seed(data_dir)
     port = _free_port()
+    click_port = _free_port() if not floor and via == "edge" else None
     child = subprocess.Popen(_pinned([sys.executable, "-m", "benchmarks.redirect",
                                       "--serve-floor" if floor else "--serve", str(port)], 0 if pin else None),
-                             env=_env(data_dir, port), cwd=Path(__file__).resolve().parents[1])
+                             env=_env(data_dir, port, click_port), cwd=Path(__file__).resolve().parents[1])
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", expect_redirect=floor)
-        result = _wrk(f"http://127.0.0.1:{port}/c/{code}", seconds, connections, child.pid, pin)
+        if click_port is not None:
+            _wait_http(f"http://127.0.0.1:{click_port}/healthz")
+        result = _wrk(f"http://127.0.0.1:{click_port or port}/c/{code}", seconds, connections, child.pid, pin)
     finally:
         child.terminate()
         child.wait(timeout=60)
@@ -244,6 +251,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--pin", action="store_true", help="servers on CPU 0, wrk on CPU 1 (taskset)")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare-uvicorn reference side")
+    parser.add_argument("--api", action="store_true",
+                        help="also measure the API's own /c/{code} route (uvicorn + FastAPI) beside the click edge")
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--serve-floor", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -264,13 +273,15 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         nginx = _bench_nginx(work, seconds, args.connections, args.pin)
         floor = None if args.no_floor else _bench_python(work, seconds, args.connections, args.pin, floor=True)
-        ours = _bench_python(work, seconds, args.connections, args.pin, floor=False)
+        ours = _bench_python(work, seconds, args.connections, args.pin)
+        api = _bench_python(work, seconds, args.connections, args.pin, via="api") if args.api else None
     pinned = "servers on CPU 0, wrk on CPU 1" if args.pin else "unpinned"
     print(f"\nloopback, wrk -t1 -c{args.connections} -d{seconds}s, one server process each, {pinned}, "
           "durable log on")
     print(f"{'side':<40}{'clicks/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'x nginx':>9}")
-    for name, row in (("seedcart GET /c/{code} (fsynced)", ours), ("uvicorn floor: constant 302, no work", floor),
-                      ("nginx return 302", nginx)):
+    for name, row in (("seedcart click edge /c/{code} (fsynced)", ours),
+                      ("seedcart API route /c/{code} (fsynced)", api),
+                      ("uvicorn floor: constant 302, no work", floor), ("nginx return 302", nginx)):
         if row is not None:
             ratio = f"{row['rate'] / nginx['rate']:.2f}" if nginx is not None else "-"
             print(f"{name:<40}{row['rate']:>10,.0f}{row['p50']:>9.2f}{row['p99']:>9.2f}{row['cpu_us']:>12.0f}"

@@ -44,6 +44,9 @@ def test_demo_serves_the_dashboard_and_live_traffic_moves_todays_counters(tmp_pa
                 time.sleep(1.0)
             else:
                 pytest.fail(f"live traffic did not move today's counters: {first} -> {now}")
+            # the simulated apps click through the short links of the click edge, a port of its own
+            edge = httpx.get(f"{run.click_url}/healthz", timeout=10.0).json()
+            assert run.click_url != run.url and edge["requests"] > 1, edge
     finally:
         run.shutdown()
     assert run.stream_stats is not None and run.stream_stats.ticks > 0

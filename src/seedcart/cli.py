@@ -45,11 +45,14 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at 
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default SEEDCART__SERVE__HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default SEEDCART__SERVE__PORT).")] = None,
+    click_port: Annotated[int | None, typer.Option(
+        help="Also serve the short links /c/{code} on this port, from the lean click edge "
+        "(default SEEDCART__SERVE__CLICK_PORT; unset: the API's port serves them).")] = None,
 ) -> None:
     """Serve the API, the click redirect and the dashboard until interrupted."""
     from seedcart.demo import serve_forever
 
-    serve_forever(host=host, port=port)
+    serve_forever(host=host, port=port, click_port=click_port)
 
 
 def _catalog_call(fn: Any, *args: Any, **kwargs: Any) -> Any:

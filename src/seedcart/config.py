@@ -103,6 +103,20 @@ class ServeSettings(BaseModel):
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="Base URL that short links and the dashboard print."
     )
+    click_port: int | None = Field(
+        default=None,
+        description="Port of the click edge, a lean listener serving only the short links /c/{code} beside the API "
+        "(0: any free port); unset: the API's own port serves them.",
+    )
+    click_url: str | None = Field(
+        default=None,
+        description="Base URL that short links print; default: the click edge's address when click_port is set, "
+        "else public_url.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Peers whose X-Forwarded-For the click edge believes (the right-most untrusted hop is the client).",
+    )
     k_anonymity: int = Field(default=50, description="Breakdowns with fewer users than this are withheld.")
     reports_refresh_s: float = Field(default=3.0, description="How often the rollups behind reports are refreshed.")
     session_secret: SecretStr | None = Field(

@@ -37,11 +37,14 @@ def build_app(settings: Settings, *, services: bool = True) -> Any:
     return build_site(settings, services=services)
 
 
-def serve_forever(settings: Settings | None = None, *, host: str | None = None, port: int | None = None) -> None:
-    """Run the full site under uvicorn until interrupted."""
+def serve_forever(settings: Settings | None = None, *, host: str | None = None, port: int | None = None,
+                  click_port: int | None = None) -> None:
+    """Run the full site under uvicorn until interrupted (and the click edge, with ``click_port``)."""
     import uvicorn
 
     settings = settings or load_settings()
+    if click_port is not None:
+        settings = settings.model_copy(update={"serve": settings.serve.model_copy(update={"click_port": click_port})})
     uvicorn.run(build_app(settings), host=host or settings.serve.host, port=port or settings.serve.port,
                 log_level="info", access_log=False)
 
@@ -74,6 +77,7 @@ class DemoRun:
     threads: list[threading.Thread]
     server: Any
     stream_stats: Any = None
+    click_url: str = ""  # where short links point: the click edge
 
     def shutdown(self) -> None:
         """Stop the traffic, then the server; wait for both."""
@@ -159,6 +163,9 @@ def start_demo(settings: Settings | None = None, *, users: int = 50_000, days: i
 
     say = say or (lambda message: logger.info("%s", message))
     demo = demo_settings(settings or load_settings(), port=port, host=host)
+    if demo.serve.click_port is None:  # short links on the click edge: the next port when free, else any
+        click_port = demo.serve.port + 1 if _port_free(demo.serve.host, demo.serve.port + 1) else 0
+        demo = demo.model_copy(update={"serve": demo.serve.model_copy(update={"click_port": click_port})})
     if not _port_free(demo.serve.host, demo.serve.port):
         raise ConfigError(f"port {demo.serve.port} on {demo.serve.host} is taken; pass --port or set "
                           "SEEDCART__SERVE__PORT", field="port", port=demo.serve.port)
@@ -195,14 +202,16 @@ def start_demo(settings: Settings | None = None, *, users: int = 50_000, days: i
     say(f"serving after {time.perf_counter() - started:.0f} s")
 
     stop = threading.Event()
+    edge = app.state.seedcart.services.get("click_edge")
     run = DemoRun(url=demo.serve.public_url, settings=demo, keys=keys, summary=summary, stop=stop,
-                  threads=[server_thread], server=server)
+                  threads=[server_thread], server=server, click_url=edge.url if edge else demo.serve.public_url)
     if live:
         partners = {p: PartnerAccess(key=v["key"], secret=v["secret"]) for p, v in keys.partners.items()}
 
         def feed() -> None:
             try:
-                run.stream_stats = stream(demo, config, base_url=run.url, source_key=keys.source,
+                run.stream_stats = stream(demo, config, base_url=run.url, click_url=run.click_url,
+                                          source_key=keys.source,
                                           partners=partners, stop=stop, max_events_per_s=events_per_s)
             except Exception:
                 logger.exception("the live demo traffic stopped")
@@ -223,6 +232,7 @@ def run_demo(settings: Settings | None = None, *, say: Say, duration_s: float | 
     say(f"  sign in as  {run.keys.brand_name} with key  {run.keys.brand}")
     say(f"  admin key   {run.keys.admin}")
     say(f"  API docs    {run.url}/docs      all demo keys: {key_file}")
+    say(f"  short links {run.click_url}/c/<code>   (the click edge; GET {run.click_url}/healthz)")
     say("  live traffic is flowing; Ctrl-C stops the demo.")
     try:
         if duration_s is not None:

@@ -1,5 +1,6 @@
 """The click redirect through a real server over HTTP: recorded exactly once and durably, 302 to an
-allowlisted host with the click id, bots and duplicates marked, unknown codes 404."""
+allowlisted host with the click id, bots and duplicates marked, unknown codes 404. Every case runs
+through both doors: the API's ``/c/{code}`` route and the click edge (``serve.click_port``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, free_port
 from tests.links.world import World, link_services, seed_world, touches
 
 import seedcart.serve.app as app_module
@@ -28,11 +29,23 @@ WECHAT = IPHONE + " MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_C
 PREVIEW = "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)"
 
 
-@pytest.fixture
-def links_server(settings: Settings, catalog: Catalog, live_server: Callable[[Any], LiveServer],
+class _EdgeDoor(LiveServer):
+    """The live app, with clients that talk to its click edge instead of its API port."""
+
+    def __init__(self, server: LiveServer, edge_port: int) -> None:
+        self.__dict__.update(server.__dict__)
+        self.url = f"http://127.0.0.1:{edge_port}"
+
+
+@pytest.fixture(params=["api", "edge"])
+def links_server(request: pytest.FixtureRequest, settings: Settings, catalog: Catalog,
+                 live_server: Callable[[Any], LiveServer],
                  monkeypatch: pytest.MonkeyPatch) -> tuple[LiveServer, World, dict[str, str]]:
-    """A live app (intake + links services only) over a seeded world with one link per partner."""
+    """A live app (intake + links services only) over a seeded world with one link per partner;
+    clicks go through the API's own route (``api``) or through the click edge (``edge``)."""
     settings.links.cache_refresh_s = 0.05
+    if request.param == "edge":
+        settings.serve.click_port = free_port()
     world = seed_world(catalog)
     with catalog.session() as s:
         codes = {
@@ -43,7 +56,10 @@ def links_server(settings: Settings, catalog: Catalog, live_server: Callable[[An
             "wechat_mp": create_link(s, kind="blue_link", note_id="n-plain", product_id=world.mp_product).code,
         }
     monkeypatch.setattr(app_module, "SERVICES", link_services())
-    return live_server(create_app(settings)), world, codes
+    server = live_server(create_app(settings))
+    if settings.serve.click_port is not None:
+        return _EdgeDoor(server, settings.serve.click_port), world, codes
+    return server, world, codes
 
 
 def _wait_for(settings: Settings, count: int) -> list[dict[str, Any]]:

@@ -20,8 +20,7 @@ import os
 import re
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from seedcart.links.cache import CachedLink
 from seedcart.types import PLACEMENTS
@@ -105,8 +104,7 @@ class DuplicateWindow:
         return len(self._last)
 
 
-@dataclass(frozen=True)
-class Click:
+class Click(NamedTuple):
     """One recorded click: its id, its classification and the touch record for the log."""
 
     click_id: str

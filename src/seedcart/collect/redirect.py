@@ -4,9 +4,11 @@
 
 1. the code is looked up in the in-memory ``LinkCache`` (unknown or inactive -> 404 page);
 2. a click id is minted and a ``link_click`` touch is built (``ClickRecorder``);
-3. the record joins the log entry of this event-loop turn (one append for every click of the
-   turn; DESIGN §4 group commit) and, for people, the answer waits until it is fsynced; bots
-   are appended without waiting (they are never counted, and must still be answered fast);
+3. the record joins the next log entry (group commit, DESIGN §4: one append and one fsync for
+   every click since the last, written at the end of the loop turn or, under load, at most one
+   per ``intake.group_commit_ms``; see ``_ClickBatch``) and, for people, the answer waits until
+   it is fsynced; bots are appended without waiting (they are never counted, and must still be
+   answered fast);
 4. the answer: 302 to the app deep link for iOS and Android agents; inside WeChat's browser,
    partners whose schemes WeChat blocks get a small landing page with the web link; everyone
    else gets 302 to the web URL (a landing page when the partner has no web page). Every target
@@ -24,10 +26,10 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
 
 from seedcart.catalog.db import Catalog
 from seedcart.collect.clicks import ClickRecorder
@@ -40,17 +42,18 @@ logger = logging.getLogger(__name__)
 
 
 class TouchLog(Protocol):
-    """What the redirect needs of the durable log (``seedcart.collect.log.DurableLog``)."""
+    """What the redirect needs of the durable log (``seedcart.collect.log.DurableLog``). A log that
+    also has ``append_now(table, records) -> position`` (write and fsync in the calling thread) is
+    appended to that way, once per event-loop turn."""
 
     async def append(self, table: str, records: list[dict[str, Any]]) -> int: ...
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """An HTTP answer: status, headers and an HTML body (empty for a redirect)."""
 
     status: int
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str]
     body: str = ""
     click_id: str | None = None
 
@@ -138,61 +141,87 @@ def choose_target(link: CachedLink, ua_class: str, click_id: str) -> Answer:
     return Answer(302, {"location": target, **_NO_STORE}, "", click_id)
 
 
-class _ClickBatch:
-    """Clicks arriving in the same event-loop turn share one log append (one entry, one wake-up of
-    the committer). A person's click waits on its own future, resolved once the entry is fsynced,
-    so a client going away cancels only its own wait; a bot's click joins the entry unawaited."""
+#: Called once a click is durable (``None``) or could not be recorded (the error to answer with).
+Settle = Callable[[BaseException | None], None]
 
-    def __init__(self) -> None:
+
+class _ClickBatch:
+    """Clicks share log appends: one entry, one fsync for every click gathered since the last.
+
+    A batch is written at the end of the event-loop turn that opened it, unless the previous write
+    ended less than ``spacing_s`` ago: then when ``spacing_s`` has passed since it (or at once
+    when ``max_records`` are waiting). An idle redirect so adds no wait at all, and a busy one
+    writes at most one entry per ``spacing_s`` plus the write itself, each holding every click
+    that came meanwhile (group commit, DESIGN §4). With a log that has ``append_now`` the entry is
+    written in the loop's thread (no hand-off to the committer and back); otherwise through
+    ``append``. Each person's click waits through its own ``Settle`` callback, so a client going
+    away affects only its own answer; a bot's click joins the entry unawaited."""
+
+    def __init__(self, spacing_s: float = 0.0, max_records: int = 1024) -> None:
+        self.spacing_s = spacing_s
+        self.max_records = max_records
         self._records: list[dict[str, Any]] = []
-        self._waiters: list[asyncio.Future[int]] = []
+        self._settles: list[Settle] = []
         self._log: TouchLog | None = None
         self._inflight: set[asyncio.Future[int]] = set()
+        self._last_write = float("-inf")  # loop time when the last write ended
         self.batches = 0
         self.lost = 0  # unawaited (bot) clicks whose append failed
 
-    def add(self, log: TouchLog, record: dict[str, Any], *, wait: bool = True) -> asyncio.Future[int] | None:
-        """Queue ``record`` for this turn's entry. With ``wait``, a future resolved with the log
-        position once it is fsynced, or failed with the log's error (Backpressure, StorageUnavailable)."""
-        loop = asyncio.get_running_loop()
+    def add(self, log: TouchLog, record: dict[str, Any], settle: Settle | None = None) -> None:
+        """Queue ``record`` for this turn's entry; ``settle`` is called once the entry is fsynced
+        (``None``) or failed (the log's error: Backpressure, StorageUnavailable)."""
         if self._log is not log:
-            if self._log is not None:  # another log in the same turn (a restarted intake): its own entry
+            if self._log is not None:  # another log in the same batch (a restarted intake): its own entry
                 self._flush()
             self._log = log
-            loop.call_soon(self._flush)
+            loop = asyncio.get_running_loop()
+            wait = self._last_write + self.spacing_s - loop.time()
+            if wait > 0:
+                loop.call_later(wait, self._flush)
+            else:
+                loop.call_soon(self._flush)
         self._records.append(record)
-        if not wait:
-            return None
-        waiter: asyncio.Future[int] = loop.create_future()
-        self._waiters.append(waiter)
-        return waiter
+        if settle is not None:
+            self._settles.append(settle)
+        if len(self._records) == self.max_records:
+            asyncio.get_running_loop().call_soon(self._flush)  # the timer of this batch then finds none
 
     def _flush(self) -> None:
-        records, waiters, log = self._records, self._waiters, self._log
+        records, settles, log = self._records, self._settles, self._log
         if log is None:
             return
-        self._records, self._waiters, self._log = [], [], None
+        self._records, self._settles, self._log = [], [], None
         self.batches += 1
+        append_now = getattr(log, "append_now", None)
+        if append_now is not None:
+            try:
+                append_now("touch", records)
+            except Exception as exc:
+                self._resolve(settles, exc, len(records) - len(settles))
+            else:
+                self._resolve(settles, None, 0)
+            self._last_write = asyncio.get_running_loop().time()
+            return
         task = asyncio.ensure_future(log.append("touch", records))
         self._inflight.add(task)
-        task.add_done_callback(lambda t: self._settle(t, waiters, len(records) - len(waiters)))
+        task.add_done_callback(lambda t: self._settle(t, settles, len(records) - len(settles)))
 
-    def _settle(self, task: asyncio.Future[int], waiters: list[asyncio.Future[int]], unwaited: int) -> None:
+    def _settle(self, task: asyncio.Future[int], settles: list[Settle], unwaited: int) -> None:
         self._inflight.discard(task)
+        self._last_write = asyncio.get_running_loop().time()
         if task.cancelled():
-            error: BaseException | None = StorageUnavailable("the click log append was cancelled")
+            self._resolve(settles, StorageUnavailable("the click log append was cancelled"), unwaited)
         else:
-            error = task.exception()
-        if error is None:
-            position = task.result()
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(position)
-            return
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_exception(error)
-        if unwaited:
+            self._resolve(settles, task.exception(), unwaited)
+
+    def _resolve(self, settles: list[Settle], error: BaseException | None, unwaited: int) -> None:
+        for settle in settles:
+            try:
+                settle(error)
+            except Exception:  # one answer failing to go out must not keep the others
+                logger.exception("answering a click failed")
+        if error is not None and unwaited:
             self.lost += unwaited
             logger.warning("%d bot clicks were not recorded: %s", unwaited, error)
 
@@ -206,10 +235,10 @@ class _ClickBatch:
 class RedirectService:
     """The links service: the link cache and the click recorder."""
 
-    def __init__(self, cache: LinkCache, recorder: ClickRecorder) -> None:
+    def __init__(self, cache: LinkCache, recorder: ClickRecorder, *, commit_spacing_s: float = 0.0) -> None:
         self.cache = cache
         self.recorder = recorder
-        self._batch = _ClickBatch()
+        self._batch = _ClickBatch(commit_spacing_s)
 
     def status(self) -> dict[str, Any]:
         """Cache and click counters, for /healthz."""
@@ -220,17 +249,38 @@ class RedirectService:
                            referrer: str | None = None, user_id: str | None = None,
                            placement: str | None = None) -> Answer:
         """The redirect's answer to one click (see the module docstring)."""
+        durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def settle(error: BaseException | None) -> None:
+            if not durable.done():  # a client that went away has cancelled its wait
+                if error is None:
+                    durable.set_result(None)
+                else:
+                    durable.set_exception(error)
+
+        answer, waiting = self.begin_click(log, code, settle, method=method, ip=ip, user_agent=user_agent,
+                                           referrer=referrer, user_id=user_id, placement=placement)
+        if waiting:
+            await durable  # Backpressure -> 503 + Retry-After
+        return answer
+
+    def begin_click(self, log: TouchLog | None, code: str, settle: Settle, *, method: str, ip: str,
+                    user_agent: str, referrer: str | None = None, user_id: str | None = None,
+                    placement: str | None = None) -> tuple[Answer, bool]:
+        """Record one click and decide its answer without waiting: ``(answer, waiting)``. When
+        ``waiting`` (a person's click), ``settle(None)`` is called once the click is fsynced and
+        the answer may be sent, or ``settle(error)`` if it could not be recorded, and the error is
+        the answer; bots and unknown codes are answered at once."""
         link = self.cache.get(code)
         if link is None:
-            return not_found_page()
+            return not_found_page(), False
         if log is None:
             raise StorageUnavailable("the intake log is not running; clicks cannot be recorded")
         click = self.recorder.click(link, ip=ip, user_agent=user_agent, method=method, referrer=referrer,
                                     user_id=user_id, placement=placement)
-        waiter = self._batch.add(log, click.record, wait=not click.is_bot)
-        if waiter is not None:
-            await waiter  # Backpressure -> 503 + Retry-After
-        return choose_target(link, click.ua_class, click.click_id)
+        waiting = not click.is_bot
+        self._batch.add(log, click.record, settle if waiting else None)
+        return choose_target(link, click.ua_class, click.click_id), waiting
 
     async def drain(self) -> None:
         """Wait for clicks still being appended (bots' included)."""
@@ -244,7 +294,7 @@ async def redirect_service(settings: Settings, catalog: Catalog) -> AsyncIterato
                       full_reload_s=settings.links.cache_full_reload_s)
     recorder = ClickRecorder(settings.alliance_key(), duplicate_window_s=settings.links.duplicate_window_s)
     await cache.start()
-    service = RedirectService(cache, recorder)
+    service = RedirectService(cache, recorder, commit_spacing_s=settings.intake.group_commit_ms / 1000.0)
     try:
         yield service
     finally:

@@ -30,6 +30,7 @@ from seedcart.errors import (
 )
 from seedcart.lake.ingest import open_intake
 from seedcart.measure.service import reports_service
+from seedcart.serve.clickedge import click_edge
 from seedcart.serve.routers import ROUTERS
 from seedcart.serve.routers.redirect import ClickFastAPI
 from seedcart.serve.state import AppState
@@ -82,6 +83,8 @@ def create_app(settings: Settings | None = None, *, services: bool = True) -> Fa
                     for name, factory in SERVICES:
                         state.services[name] = await stack.enter_async_context(factory(settings, catalog))
                         logger.info("started service %s", name)
+                    if settings.serve.click_port is not None and "links" in state.services:
+                        state.services["click_edge"] = await stack.enter_async_context(click_edge(state))
                 yield
         finally:
             catalog.close()

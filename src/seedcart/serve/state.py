@@ -28,3 +28,16 @@ def app_state(request: Request) -> AppState:
     """The AppState of the app serving ``request`` (a FastAPI dependency)."""
     state: AppState = request.app.state.seedcart
     return state
+
+
+def short_link_base(state: AppState) -> str:
+    """Where short links point: ``serve.click_url`` when set, else the running click edge's address,
+    else the API's ``public_url`` (whose ``/c/{code}`` route answers the same way)."""
+    serve = state.settings.serve
+    if serve.click_url:
+        return serve.click_url
+    edge = state.services.get("click_edge")
+    if edge is not None:
+        url: str = edge.url
+        return url
+    return serve.public_url

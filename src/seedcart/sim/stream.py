@@ -117,8 +117,10 @@ class Streamer:
 
     def __init__(self, world: World, base_url: str, source_key: str, partners: Mapping[str, PartnerAccess], *,
                  users_per_tick: int = 20, max_events_per_s: float = 200.0, seed: int = 0,
-                 client: httpx.Client | None = None, clock: Callable[[], float] = time.time) -> None:
+                 client: httpx.Client | None = None, clock: Callable[[], float] = time.time,
+                 click_url: str | None = None) -> None:
         self.world = world
+        self.click_base = (click_url or "").rstrip("/")  # "": relative to the client's base URL
         self.source_key = source_key
         self.partners = dict(partners)
         self.users_per_tick = users_per_tick
@@ -253,7 +255,8 @@ class Streamer:
     def _click(self, user: int, link: int, device: str, stop: threading.Event) -> None:
         code = self.world.link_codes[link]
         placement = PLACEMENTS[int(self.world.note_placement[int(self.world.link_note[link])])]
-        response = self._send(stop, "GET", f"/c/{code}", params={"uid": f"u{user:07d}", "placement": placement},
+        response = self._send(stop, "GET", f"{self.click_base}/c/{code}",
+                              params={"uid": f"u{user:07d}", "placement": placement},
                               headers={"user-agent": _USER_AGENTS[device]}, follow_redirects=False)
         self.stats.clicks += 1
         if response is None:
@@ -307,9 +310,10 @@ class Streamer:
 
 def stream(settings: Settings, config: WorldConfig, *, base_url: str, source_key: str,
            partners: Mapping[str, PartnerAccess], stop: threading.Event, max_events_per_s: float = 200.0,
-           users_per_tick: int = 20) -> StreamStats:
-    """Feed ``base_url`` with the users of the world ``seedcart simulate`` wrote with ``config`` until ``stop``."""
+           users_per_tick: int = 20, click_url: str | None = None) -> StreamStats:
+    """Feed ``base_url`` with the users of the world ``seedcart simulate`` wrote with ``config`` until ``stop``;
+    clicks go to the short links at ``click_url`` (the click edge; default ``base_url``)."""
     world = world_from_catalog(settings, config)
     streamer = Streamer(world, base_url, source_key, partners, users_per_tick=users_per_tick,
-                        max_events_per_s=max_events_per_s)
+                        max_events_per_s=max_events_per_s, click_url=click_url)
     return streamer.run(stop)

@@ -15,7 +15,7 @@ from seedcart.links.cache import CachedLink
 from seedcart.links.create import create_blue_link, short_url
 from seedcart.links.partners import PartnerRef
 from seedcart.serve.auth import require
-from seedcart.serve.state import AppState, app_state
+from seedcart.serve.state import AppState, app_state, short_link_base
 
 router = APIRouter(prefix="/v1/comments", tags=["comments"])
 
@@ -33,7 +33,7 @@ class CommentIn(BaseModel):
 def render(body: CommentIn, principal: Annotated[Principal, Depends(require("admin", "source"))],
            state: Annotated[AppState, Depends(app_state)]) -> dict[str, Any]:
     """Each allowlisted product URL becomes a blue link; other URLs and diversions stay text, flagged."""
-    public_url = state.settings.serve.public_url
+    public_url = short_link_base(state)
     made: list[CachedLink] = []
     with state.catalog.session() as session:
         get_note(session, body.note_id)

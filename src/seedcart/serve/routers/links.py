@@ -13,7 +13,7 @@ from seedcart.links.cache import cached
 from seedcart.links.create import create_ad_link, deactivate, link_view, visible_link, visible_links
 from seedcart.links.partners import describe, parse_url
 from seedcart.serve.auth import current_principal, require
-from seedcart.serve.state import AppState, app_state
+from seedcart.serve.state import AppState, app_state, short_link_base
 from seedcart.types import Placement
 
 router = APIRouter(prefix="/v1/links", tags=["links"])
@@ -48,7 +48,7 @@ def create(body: AdLinkIn, principal: Linker, state: State) -> dict[str, Any]:
     with state.catalog.session() as session:
         link, entry = create_ad_link(session, principal, note_id=body.note_id, product_id=body.product_id,
                                      campaign_id=body.campaign_id, placement=body.placement)
-        view = link_view(link, state.settings.serve.public_url, entry)
+        view = link_view(link, short_link_base(state), entry)
     cache = _cache(state)
     if cache is not None:
         cache.put(entry)
@@ -66,7 +66,7 @@ def index(principal: Linker, state: State, note_id: str | None = None, campaign_
           active: bool | None = None) -> list[dict[str, Any]]:
     """Links to the caller's products (brand) or to products on the caller (partner), filtered."""
     with state.catalog.session() as session:
-        return [link_view(link, state.settings.serve.public_url, cached(link, product))
+        return [link_view(link, short_link_base(state), cached(link, product))
                 for link, product in visible_links(session, principal, note_id=note_id, campaign_id=campaign_id,
                                                    active=active)]
 
@@ -76,7 +76,7 @@ def read(code: str, principal: Linker, state: State) -> dict[str, Any]:
     """The link if the caller's brand or partner owns its product."""
     with state.catalog.session() as session:
         link, product = visible_link(session, principal, code)
-        return link_view(link, state.settings.serve.public_url, cached(link, product))
+        return link_view(link, short_link_base(state), cached(link, product))
 
 
 @router.delete("/{code}", summary="Deactivate a link")
@@ -84,7 +84,7 @@ def remove(code: str, principal: Linker, state: State) -> dict[str, Any]:
     """The link stops redirecting at once; its clicks stay."""
     with state.catalog.session() as session:
         link = deactivate(session, principal, code)
-        view = link_view(link, state.settings.serve.public_url)
+        view = link_view(link, short_link_base(state))
     cache = _cache(state)
     if cache is not None:
         cache.drop(code)
