@@ -10,7 +10,7 @@ data dir, running the app of :func:`intake_app`: ``create_app`` with only the ``
 reports, whose background refreshes would otherwise re-credit and re-roll the lake while it fills.
 The load comes from this process over loopback, ``C`` connections posting ``/v1/batch`` bodies
 prepared in advance. DuckDB reads the NDJSON of the very same messages. Also reported: p50/p99 per
-batch, the server's CPU time per event (user + system, flusher included) and when the last
+batch, the server's CPU time per event (user + system, the lake flush worker included) and when the last
 acknowledged event reached the lake.
 """
 
@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 import orjson
+
+from benchmarks.proc import cpu_seconds
 
 EVENTS = ("note_impression", "note_impression", "note_impression", "note_read", "note_like", "link_click",
           "note_collect", "search")
@@ -91,12 +93,6 @@ def server_services(all_services: bool) -> list[str]:
     from seedcart.serve.app import SERVICES
 
     return [name for name, _ in SERVICES if all_services or name == "intake"]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` (all its threads) so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_server(data_dir: Path, port: int, services: list[str]) -> subprocess.Popen[bytes]:

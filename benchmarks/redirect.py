@@ -1,12 +1,15 @@
 """Redirect benchmark: clicks/s and latency of ``GET /c/{code}`` with the durable click log on,
 against nginx ``return 302`` measured in the same run on the same machine (DESIGN §6).
 
-Both sides run as one server process (uvicorn with uvloop + httptools, one worker, no access
-log; nginx, one worker) on loopback, loaded by ``wrk`` from a separate process with the same
-connections and agent (an iPhone, so every click is a human click: appended and fsynced before
-its 302). A third, reference side is the floor of the Python server: the same uvicorn settings
-answering a constant 302 from a bare ASGI function (no click, no log). Each side's server CPU
-time per request is read from ``/proc`` (user + system, the whole process).
+The seedcart side is one server process (uvicorn with uvloop + httptools, one worker, no access
+log) running the intake and links services, loaded through its click edge (``serve.click_port``,
+the lean listener short links are served from); ``--api`` also loads the API's own ``/c/{code}``
+route. nginx runs one worker. All on loopback, loaded by ``wrk`` from a separate process with the
+same connections and agent (an iPhone, so every click is a human click: appended and fsynced
+before its 302). A reference side is the floor of a Python ASGI server: the same uvicorn settings
+answering a constant 302 from a bare ASGI function (no click, no log). Each side's server CPU time
+per request is read from ``/proc`` (user + system, the whole process and its direct children:
+nginx's worker, seedcart's lake flush worker).
 
 ``--pin`` runs every server on CPU 0 and wrk on CPU 1 (``taskset``), so the load generator never
 competes with the server it measures; without it the scheduler places both.
@@ -32,6 +35,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from benchmarks.proc import cpu_seconds
 
 AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 NGINX_TARGET = "https://item.m.jd.com/product/100012043978.html?sc_cid=0123456789abcdefghijkl"
@@ -142,29 +147,16 @@ def _wait_http(url: str, timeout: float = 60.0, *, expect_redirect: bool = False
             time.sleep(0.1)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` and its direct children (nginx's worker)."""
-    total = 0.0
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        for each in [str(pid), *children]:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return float("nan")
-    return total
-
-
 def _pinned(cmd: list[str], cpu: int | None) -> list[str]:
     return cmd if cpu is None else ["taskset", "-c", str(cpu), *cmd]
 
 
 def _wrk(url: str, seconds: int, connections: int, server_pid: int, pin: bool) -> dict[str, float]:
-    before = _cpu_seconds(server_pid)
+    before = cpu_seconds(server_pid)
     out = subprocess.run(_pinned(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-H",
                                   f"User-Agent: {AGENT}", url], 1 if pin else None),
                          check=True, capture_output=True, text=True).stdout
-    cpu = _cpu_seconds(server_pid) - before
+    cpu = cpu_seconds(server_pid) - before
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)

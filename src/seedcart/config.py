@@ -76,6 +76,11 @@ class IntakeSettings(BaseModel):
     group_commit_ms: float = Field(default=2.0, description="Longest wait to gather writes into one fsync.")
     queue_max: int = Field(default=200_000, description="Events waiting for fsync before 503 + Retry-After.")
     flush_interval_s: float = Field(default=1.0, description="How often the log is flushed into the lake.")
+    flush_process: bool = Field(
+        default=True,
+        description="Flush the log into the lake from a process of its own (seedcart.lake.flushworker), so that "
+        "building Parquet never holds the server's interpreter lock; off: a thread of the server.",
+    )
     segment_bytes: int = Field(default=64 << 20, description="Size at which a log segment is rolled.")
     signature_skew_s: int = Field(default=300, description="Largest clock skew accepted on signed backflow.")
     max_message_bytes: int = Field(default=32 * 1024, description="Largest single Segment message.")
@@ -129,6 +134,9 @@ class LinkSettings(BaseModel):
 
     duplicate_window_s: float = Field(
         default=30.0, description="Repeat clicks from one IP + agent on one link within this are marked duplicate."
+    )
+    click_commit_ms: float = Field(
+        default=1.0, description="Under load, at most one click log write (fsync) per this many ms: group commit."
     )
     cache_refresh_s: float = Field(default=1.0, description="How often the redirect's link cache asks for changes.")
     cache_full_reload_s: float = Field(

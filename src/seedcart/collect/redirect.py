@@ -6,7 +6,7 @@
 2. a click id is minted and a ``link_click`` touch is built (``ClickRecorder``);
 3. the record joins the next log entry (group commit, DESIGN §4: one append and one fsync for
    every click since the last, written at the end of the loop turn or, under load, at most one
-   per ``intake.group_commit_ms``; see ``_ClickBatch``) and, for people, the answer waits until
+   per ``links.click_commit_ms``; see ``_ClickBatch``) and, for people, the answer waits until
    it is fsynced; bots are appended without waiting (they are never counted, and must still be
    answered fast);
 4. the answer: 302 to the app deep link for iOS and Android agents; inside WeChat's browser,
@@ -294,7 +294,7 @@ async def redirect_service(settings: Settings, catalog: Catalog) -> AsyncIterato
                       full_reload_s=settings.links.cache_full_reload_s)
     recorder = ClickRecorder(settings.alliance_key(), duplicate_window_s=settings.links.duplicate_window_s)
     await cache.start()
-    service = RedirectService(cache, recorder, commit_spacing_s=settings.intake.group_commit_ms / 1000.0)
+    service = RedirectService(cache, recorder, commit_spacing_s=settings.links.click_commit_ms / 1000.0)
     try:
         yield service
     finally:

@@ -9,7 +9,8 @@ pending step is redone over exactly the same range, then everything up to the lo
 flushed before the server answers a request.
 
 :func:`open_intake` is the ``("intake", factory)`` service of the app (and what the CLI uses):
-it opens the log, replays it into the lake, and flushes every ``flush_interval_s`` while serving.
+it opens the log, replays it into the lake, and flushes every ``flush_interval_s`` while serving,
+in a process of its own (:mod:`seedcart.lake.flushworker`) unless ``intake.flush_process`` is off.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import ExitStack, asynccontextmanager
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import pyarrow as pa
@@ -40,6 +41,7 @@ from seedcart.collect.log import Cursor, DurableLog, iter_entries
 from seedcart.collect.service import IntakeService
 from seedcart.config import Settings
 from seedcart.errors import SchemaError
+from seedcart.lake.flushworker import FlushWorker
 from seedcart.lake.schemas import PARTITION_COLUMN, conform, schema_of
 from seedcart.lake.writer import fsync_dir, partition_dir, split_by_date, write_parquet_atomic
 
@@ -170,20 +172,28 @@ class LakeFlusher:
             yield run
 
     def recover(self, upto: int) -> int:
-        """Redo an interrupted step, bring the dedupe index up to the lake, then flush up to ``upto``."""
-        if self.pending is not None:
-            logger.info("redoing the interrupted lake flush of log range (%d, %d]", self.flushed, self.pending)
-            entries = list(iter_entries(self.log_dir, self.flushed, self.pending))
-            self._write(self.flushed, self.pending, entries)
+        """Bring the dedupe index up to the lake, then flush up to ``upto`` (redoing an interrupted step)."""
         if self.index.position < self.flushed:
             self.index.record(iter_entries(self.log_dir, self.index.position, self.flushed), self.flushed)
         return self.flush(upto)
 
     def flush(self, upto: int) -> int:
-        """Write every log entry after the checkpoint up to position ``upto``; returns rows written."""
-        written = 0
-        for run in self._entries(self.flushed, upto):
-            written += self._write(self.flushed, run[-1][0], run)
+        """Write every log entry after the checkpoint up to position ``upto``; returns rows written.
+
+        A step that failed or was cut short (its intent still in the checkpoint) is first redone
+        over exactly its range, so its files are overwritten rather than added to."""
+        try:
+            written = 0
+            if self.pending is not None:  # its rows are not counted again: they are (over)written in place
+                logger.info("redoing the interrupted lake flush of log range (%d, %d]", self.flushed, self.pending)
+                entries = list(iter_entries(self.log_dir, self.flushed, self.pending))
+                self._write(self.flushed, self.pending, entries)
+            for run in self._entries(self.flushed, upto):
+                written += self._write(self.flushed, run[-1][0], run)
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            raise
+        self.last_error = None
         return written
 
     def _write(self, start: int, end: int, entries: list[Entry]) -> int:
@@ -230,7 +240,7 @@ def _open(settings: Settings) -> tuple[DurableLog, DedupeIndex]:
     return log, DedupeIndex(settings.log_dir / "dedupe.sqlite")
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """Convert one record before serving: Arrow's first conversion from Python objects imports pandas
     (a second or more of CPU, holding the GIL), which must not land on the first flush under load."""
     us = now_us()
@@ -238,22 +248,30 @@ def _warm_up() -> None:
                         "is_bot": False, "is_duplicate": False, "source": "api"}])
 
 
-async def _flush_loop(service: IntakeService, flusher: LakeFlusher, interval_s: float) -> None:
+class Flusher(Protocol):
+    """What the flush loop drives: a :class:`LakeFlusher` here, or one in a child process (FlushWorker)."""
+
+    flushed: int
+
+    def flush(self, upto: int) -> int: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+async def _flush_loop(service: IntakeService, flusher: Flusher, interval_s: float) -> None:
     log = service.log
     while True:
         await asyncio.sleep(interval_s)
         await flush_now(service, flusher, log.fsynced_position)
 
 
-async def flush_now(service: IntakeService, flusher: LakeFlusher, upto: int) -> None:
-    """One flush up to ``upto`` in a worker thread; errors are logged and retried on the next tick."""
+async def flush_now(service: IntakeService, flusher: Flusher, upto: int) -> None:
+    """One flush up to ``upto`` from a worker thread; errors are logged and retried on the next tick."""
     if upto <= flusher.flushed:
         return
     try:
         await asyncio.to_thread(flusher.flush, upto)
-        flusher.last_error = None
-    except Exception as exc:
-        flusher.last_error = str(exc)
+    except Exception:
         logger.exception("lake flush failed; retrying on the next tick")
         return
     service.dedupe.prune(flusher.flushed)
@@ -269,13 +287,20 @@ async def open_intake(settings: Settings, catalog: Catalog, *, background: bool 
         flusher = LakeFlusher(settings.log_dir, settings.resolved_lake_root, index, log.node_id,
                               max_records=settings.intake.flush_max_records)
         started = now_us()
-        await asyncio.to_thread(_warm_up)
+        await asyncio.to_thread(warm_up)
         replayed = await asyncio.to_thread(flusher.recover, log.fsynced_position)
         if replayed:
             logger.info("replayed %d log records into the lake in %.1f s", replayed, (now_us() - started) / 1e6)
         service = IntakeService(settings, catalog, log, index)
-        service.flusher = flusher
-        task = asyncio.create_task(_flush_loop(service, flusher, settings.intake.flush_interval_s)) \
+        runner: Flusher = flusher
+        if background and settings.intake.flush_process:
+            worker = FlushWorker(settings.log_dir, settings.resolved_lake_root, index.path, log.node_id,
+                                 max_records=settings.intake.flush_max_records, flushed=flusher.flushed,
+                                 rows_written=flusher.rows_written)
+            await asyncio.to_thread(worker.start)
+            runner = worker
+        service.flusher = runner
+        task = asyncio.create_task(_flush_loop(service, runner, settings.intake.flush_interval_s)) \
             if background else None
         try:
             yield service
@@ -285,6 +310,13 @@ async def open_intake(settings: Settings, catalog: Catalog, *, background: bool 
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await log.stop()
+            if runner is not flusher:
+                await asyncio.to_thread(worker.stop)
+                # the drain goes on here, from the checkpoint the worker left
+                flusher = LakeFlusher(settings.log_dir, settings.resolved_lake_root, index, log.node_id,
+                                      max_records=settings.intake.flush_max_records)
+                flusher.rows_written = worker.rows_written
+                service.flusher = flusher
             await flush_now(service, flusher, log.fsynced_position)
     finally:
         await log.stop()
