@@ -7,23 +7,13 @@ import asyncio
 from typing import Any
 
 import pytest
+from tests.links.world import OneLinkCache
 
 from seedcart.collect.clicks import ClickRecorder
 from seedcart.collect.redirect import RedirectService
 from seedcart.errors import StorageUnavailable
-from seedcart.links.cache import CachedLink
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
-LINK = CachedLink(link_id=7, code="abc", kind="ad_link", note_id="n-ad", brand_id=1, product_id=3, partner="jd",
-                  item_id="100012043978", store_id=None, campaign_id=2, placement="feed", commenter_id=None)
-
-
-class _Cache:
-    def get(self, code: str) -> CachedLink | None:
-        return LINK if code == LINK.code else None
-
-    def status(self) -> dict[str, Any]:
-        return {}
 
 
 class _GatedLog:
@@ -43,7 +33,7 @@ class _GatedLog:
 
 
 def _service() -> RedirectService:
-    return RedirectService(_Cache(), ClickRecorder(b"k" * 32))  # type: ignore[arg-type]
+    return RedirectService(OneLinkCache(), ClickRecorder(b"k" * 32))  # type: ignore[arg-type]
 
 
 def test_concurrent_clicks_share_one_entry_and_wait_for_it() -> None:

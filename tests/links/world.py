@@ -24,6 +24,7 @@ from seedcart.catalog.keys import issue_key
 from seedcart.catalog.products import create_product, upsert_note
 from seedcart.collect.log import DurableLog, iter_entries
 from seedcart.config import Settings
+from seedcart.links.cache import CachedLink
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 JD_SKU = "100012043978"
@@ -127,3 +128,18 @@ def serve_world(settings: Settings, catalog: Catalog, live_server: Callable[[Any
     world = seed_world(catalog)
     monkeypatch.setattr(app_module, "SERVICES", link_services())
     return live_server(app_module.create_app(settings)), world
+
+
+#: One cached link (an ad link on JD), for redirect tests that need no catalog.
+ONE_LINK = CachedLink(link_id=7, code="abc", kind="ad_link", note_id="n-ad", brand_id=1, product_id=3, partner="jd",
+                      item_id=JD_SKU, store_id=None, campaign_id=2, placement="feed", commenter_id=None)
+
+
+class OneLinkCache:
+    """A link cache that knows only :data:`ONE_LINK`."""
+
+    def get(self, code: str) -> CachedLink | None:
+        return ONE_LINK if code == ONE_LINK.code else None
+
+    def status(self) -> dict[str, Any]:
+        return {}

@@ -18,25 +18,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.links.world import OneLinkCache
+
 from seedcart.collect.clicks import ClickRecorder
 from seedcart.collect.log import DurableLog, iter_entries
 from seedcart.collect.redirect import RedirectService
 from seedcart.errors import Backpressure
-from seedcart.links.cache import CachedLink
 from seedcart.serve.clickedge import MAX_HEADER_BYTES, MAX_URL_BYTES, ClickEdge
 
 IPHONE = b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 KEY = b"k" * 32
-LINK = CachedLink(link_id=7, code="abc", kind="ad_link", note_id="n-ad", brand_id=1, product_id=3, partner="jd",
-                  item_id="100012043978", store_id=None, campaign_id=2, placement="feed", commenter_id=None)
-
-
-class _Cache:
-    def get(self, code: str) -> CachedLink | None:
-        return LINK if code == LINK.code else None
-
-    def status(self) -> dict[str, Any]:
-        return {}
 
 
 class _State:
@@ -56,7 +47,7 @@ async def _edge(tmp_path: Path, *, log: Any = None, **options: Any) -> AsyncIter
     if log is None:
         durable = log = DurableLog(tmp_path / "log", group_commit_ms=0)
         await durable.start()
-    service = RedirectService(_Cache(), ClickRecorder(KEY))  # type: ignore[arg-type]
+    service = RedirectService(OneLinkCache(), ClickRecorder(KEY))  # type: ignore[arg-type]
     edge = ClickEdge(_State({"links": service, "intake": _Intake(log)}), host="127.0.0.1", port=0,  # type: ignore[arg-type]
                      **options)
     await edge.start()
