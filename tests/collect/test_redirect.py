@@ -17,6 +17,7 @@ from tests.links.world import World, link_services, seed_world, touches
 import seedcart.serve.app as app_module
 from seedcart.catalog.db import Catalog
 from seedcart.catalog.links import create_link, get_link_by_code, set_link_active
+from seedcart.collect.dedupe import DedupeIndex
 from seedcart.config import Settings
 from seedcart.lake.engines import connect
 from seedcart.lake.reader import read_table
@@ -184,3 +185,8 @@ def test_a_click_reaches_the_lake_exactly_once_with_its_referrer(
     assert len(clicks) == 1
     assert (clicks[0]["kind"], clicks[0]["referrer"], clicks[0]["source"]) == ("link_click", "https://app/n",
                                                                               "redirect")
+    index = DedupeIndex(settings.log_dir / "dedupe.sqlite")  # minted here, never sent twice: no dedupe key
+    try:
+        assert (index.position, index.count()) == (1, 0)
+    finally:
+        index.close()

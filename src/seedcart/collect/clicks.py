@@ -22,6 +22,7 @@ import time
 from collections import deque
 from typing import Any, Final, NamedTuple
 
+from seedcart.collect.dedupe import CLICK_SOURCE
 from seedcart.links.cache import CachedLink
 from seedcart.types import PLACEMENTS
 
@@ -177,7 +178,7 @@ class ClickRecorder:
             "ua_class": ua_class,
             "is_bot": is_bot,
             "is_duplicate": is_duplicate,
-            "source": "redirect",
+            "source": CLICK_SOURCE,
             "referrer": referrer[:MAX_REFERRER] if referrer else None,
         }
         self.clicks += 1

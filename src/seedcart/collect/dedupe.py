@@ -2,6 +2,8 @@
 
 Keys (strings): ``t:<event_id>`` for touches, ``b:<partner>:<event_id>`` for backflow,
 ``o:<partner>:<order_id>:<action>`` for orders and refunds, ``i:<user_id>:<match_key>`` for identities.
+The redirect's clicks claim none: their ids are minted by the redirect itself, so no retry can
+bring one twice (a click repeated by its reader is a new click, marked ``is_duplicate``).
 
 The index is derived from the log, never ahead of it: a SQLite file records the keys of every log
 entry up to a stored position, in the same transaction as that position, and is caught up from
@@ -22,6 +24,8 @@ import orjson
 from seedcart.types import Table
 
 ORDER_ACTIONS = ("order", "refund")
+#: The ``source`` of the touches the click redirect records (``seedcart.collect.clicks``).
+CLICK_SOURCE = "redirect"
 #: SQLite's limit on bound parameters is 32766 since 3.32; stay well under it.
 _CHUNK = 900
 _JOIN_SQL = "SELECT s.k FROM json_each(?) AS j JOIN seen AS s ON s.k = j.value"
@@ -137,8 +141,9 @@ class DedupeIndex:
         """Store the keys of log ``entries`` and the position they reach, in one transaction."""
         keys: list[str] = []
         for _end, table, records in entries:
-            if table == "touch":
-                keys.extend([touch_key(record["event_id"]) for record in records])
+            if table == "touch":  # not the redirect's clicks: their ids are minted here, never sent twice
+                keys.extend([touch_key(record["event_id"]) for record in records
+                             if record.get("source") != CLICK_SOURCE])
             else:
                 for record in records:
                     keys.extend(keys_of(table, record))
