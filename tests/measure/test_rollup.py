@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from seedcart.catalog.db import Catalog
@@ -12,7 +13,7 @@ from seedcart.config import Settings
 from seedcart.lake.reader import table_files
 from seedcart.lake.writer import LakeWriter
 from seedcart.measure.rollup import refresh_rollups, rollup_files
-from seedcart.measure.schemas import CREDIT_DAY, NOTE_DAY
+from seedcart.measure.schemas import CREDIT_DAY, NOTE_DAY, PATH_DAY
 from seedcart.measure.testing import DAY, World
 
 
@@ -52,12 +53,14 @@ def test_credit_rollup_scales_sampled_rows_and_keeps_their_variance(
 def test_rerun_gives_identical_rows_and_rebuilds_nothing(settings: Settings, catalog: Catalog, world: World) -> None:
     root = settings.resolved_lake_root
     first = refresh_rollups(root, catalog)
-    before = [pq.read_table(p) for p in rollup_files(root, NOTE_DAY) + rollup_files(root, CREDIT_DAY)]
+    before = [pq.read_table(p) for p in rollup_files(root, NOTE_DAY) + rollup_files(root, CREDIT_DAY)
+              + rollup_files(root, PATH_DAY)]
     assert first.rebuilt == [DAY.isoformat()]
     assert not refresh_rollups(root, catalog).changed
     full = refresh_rollups(root, catalog, full=True)
     assert full.rebuilt == [DAY.isoformat()]
-    after = [pq.read_table(p) for p in rollup_files(root, NOTE_DAY) + rollup_files(root, CREDIT_DAY)]
+    after = [pq.read_table(p) for p in rollup_files(root, NOTE_DAY) + rollup_files(root, CREDIT_DAY)
+              + rollup_files(root, PATH_DAY)]
     assert all(a.equals(b) for a, b in zip(before, after, strict=True))
 
 
@@ -74,3 +77,19 @@ def test_only_the_day_with_new_input_is_rebuilt(settings: Settings, catalog: Cat
     assert result.rebuilt == [(DAY + timedelta(days=1)).isoformat()]
     days = sorted(r["day"] for r in _front(root))
     assert days[-1] == DAY + timedelta(days=1)
+
+
+def test_new_touches_rebuild_the_front_rollup_and_leave_the_credit_ones(
+        settings: Settings, catalog: Catalog, world: World) -> None:
+    root = settings.resolved_lake_root
+    refresh_rollups(root, catalog)
+    credit_side = rollup_files(root, CREDIT_DAY) + rollup_files(root, PATH_DAY)
+    stamps = [p.stat().st_mtime_ns for p in credit_side]
+    impressions = sum(r["impressions"] for r in _front(root))
+    more = pq.read_table(table_files(root, "touch")[0]).filter(pc.equal(pc.field("kind"), "impression")).slice(0, 3)
+    more = more.set_column(more.schema.get_field_index("event_id"), "event_id",
+                           pa.array([f"more-{i}" for i in range(3)]))
+    LakeWriter(root).append("touch", more)  # live traffic: the same day, touches only
+    assert refresh_rollups(root, catalog).rebuilt == [DAY.isoformat()]
+    assert sum(r["impressions"] for r in _front(root)) == impressions + 3
+    assert [p.stat().st_mtime_ns for p in credit_side] == stamps  # not rewritten: their input did not change

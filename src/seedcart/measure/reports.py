@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from typing import Any, Final
 
 from seedcart.errors import NotFound, ValidationError
@@ -18,6 +17,7 @@ from seedcart.lake.reader import read_listed
 from seedcart.measure.filters import ReportFilter, Scope, where
 from seedcart.measure.intervals import interval
 from seedcart.measure.metrics import ACTION_COLUMNS, FRONT_COUNTS, GMV_ACTIONS, METRICS, NEGATIVE_ACTIONS
+from seedcart.measure.schemas import PATH_DAY
 from seedcart.measure.store import ReportStore
 from seedcart.types import MODELS
 
@@ -30,7 +30,7 @@ GROUP_KEYS: Final[dict[str, str]] = {
 #: Runs of touches a top path shows before it is shortened.
 PATH_STEPS: Final = 6
 #: Days of raw credit a note's top paths are read from (the latest days with credit for the note).
-PATH_DAYS: Final = 7
+PATH_DAYS: Final = 90
 
 _COUNT_COLUMNS: Final = (*FRONT_COUNTS, *ACTION_COLUMNS.values(), "gmv", "seeding_value")
 SORTABLE: Final = frozenset({*_COUNT_COLUMNS, *METRICS, "note_id", "title", "key"})
@@ -224,26 +224,18 @@ def top_paths(store: ReportStore, flt: ReportFilter, note_id: str, *, limit: int
     """The commonest touch sequences behind back-link events credited to the note.
 
     A path lists the converting user's candidate touches in time order (``linear`` credit rows hold
-    them all; the report's own model is used when the lake has no linear rows), then the action.
+    them all; on a day without linear rows, the report model's own rows), then the action.
     Touches on other notes show as ``other``; repeats fold into ``kind ×n``; long paths keep their end.
-    Read from the raw credit table, so only the latest :data:`PATH_DAYS` days on which the note was
-    credited (within the filter) are read.
+    Read from the path rollup (``rollup_note_path_day``) of the latest :data:`PATH_DAYS` days on which
+    the note was credited within the filter.
     """
     wh, params = where(Scope(), replace(flt, note_id=note_id), credit=True)
     found = store.query(f"SELECT DISTINCT day FROM back WHERE {wh} ORDER BY day DESC LIMIT {PATH_DAYS}", params)
     days = [row["day"].isoformat() for row in found]
-    sql = """
-        WITH c AS (SELECT * FROM read_parquet($files, union_by_name = true)),
-        conv AS (SELECT DISTINCT partner, event_id FROM c WHERE note_id = $note AND model = $model),
-        pick AS (SELECT CASE WHEN EXISTS (SELECT 1 FROM c WHERE model = 'linear') THEN 'linear' ELSE $model END AS m)
-        SELECT any_value(c.action) AS action, max(c.weight) AS w,
-            list(CASE WHEN c.note_id = $note THEN c.touch_kind ELSE 'other' END
-                 ORDER BY c.touch_ts, c.touch_event_id) AS steps
-        FROM c JOIN conv USING (partner, event_id)
-        WHERE c.model = (SELECT m FROM pick)
-        GROUP BY c.partner, c.event_id"""
+    sql = """SELECT action, steps, sum(events) AS w FROM read_parquet($files)
+             WHERE note_id = $note AND model = $model GROUP BY action, steps"""
     counts: dict[str, float] = {}
-    rows, _ = read_listed(lambda: [Path(f) for f in store.lake_files("credit", days)],
+    rows, _ = read_listed(lambda: store.rollup_files(PATH_DAY, days),
                           lambda files: store.query(sql, {"files": [str(f) for f in files], "note": note_id,
                                                           "model": flt.model}) if files else [])
     for row in rows:

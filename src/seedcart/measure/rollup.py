@@ -1,9 +1,10 @@
-"""Rollups: the lake's touch and credit tables summed per note x UTC day x placement x campaign x partner.
+"""Rollups: the lake's touch and credit tables summed per note x UTC day x placement x campaign x partner,
+and the credited events' paths per note x day (what a note's detail page shows as top paths).
 
-Built incrementally: each day's rollup is rebuilt only when that day's input files (touch and
-credit partitions) or the catalog columns it depends on changed since the last build, recorded in
-``<root>/rollup_note_day/_manifest.json``. Rows are written sorted by their keys, so a rerun over
-the same input writes the same rows.
+Built incrementally: a day's rollups are rebuilt only when that day's input files changed since
+the last build (the front rollup on touch changes, the credit and path rollups on credit changes),
+or the catalog columns they depend on did, recorded in ``<root>/rollup_note_day/_manifest.json``.
+Rows are written sorted by their keys, so a rerun over the same input writes the same rows.
 
 Definitions (also in the API description):
 - Bot and duplicate touches (``is_bot``, ``is_duplicate``) are excluded from every front count.
@@ -36,14 +37,21 @@ from seedcart.lake.reader import partition_files, read_listed, table_files
 from seedcart.lake.writer import partition_dir, write_parquet_atomic
 from seedcart.measure.dimensions import Dimensions, load_dimensions
 from seedcart.measure.intervals import VARIANCE_SQL
-from seedcart.measure.schemas import CREDIT_DAY, NOTE_DAY, ROLLUP_CREDIT_DAY, ROLLUP_NOTE_DAY
+from seedcart.measure.schemas import (
+    CREDIT_DAY,
+    NOTE_DAY,
+    PATH_DAY,
+    ROLLUP_CREDIT_DAY,
+    ROLLUP_NOTE_DAY,
+    ROLLUP_PATH_DAY,
+)
 
 logger = logging.getLogger(__name__)
 
 ROLLUP_FILE = "rollup.parquet"
 MANIFEST = "_manifest.json"
 #: Bump when the rollup SQL changes: every day is rebuilt once.
-ROLLUP_VERSION = 1
+ROLLUP_VERSION = 2
 
 DEEP_READ_DWELL_MS = 5_000
 DEEP_READ_WATCH_RATIO = 0.5
@@ -105,6 +113,30 @@ FROM per_event
 GROUP BY brand_id, note_id, placement, campaign_id, partner, mode, model, action, lag_day
 ORDER BY brand_id NULLS FIRST, note_id, placement NULLS FIRST, campaign_id NULLS FIRST,
          partner NULLS FIRST, mode NULLS FIRST, model, action, lag_day
+"""
+
+_PATH_SQL = """
+WITH c AS (
+    SELECT partner, event_id, note_id, model, action, weight, touch_kind, touch_ts, touch_event_id
+    FROM read_parquet($files, union_by_name = true)
+),
+source AS (SELECT bool_or(model = 'linear') AS linear FROM c),
+paths AS (  -- every event's touches in order: from its linear rows, else per model from the model's own
+    SELECT partner, event_id, CASE WHEN (SELECT linear FROM source) THEN NULL ELSE model END AS own_model,
+        any_value(action) AS action, max(weight) AS w,
+        list({'n': note_id, 'k': touch_kind} ORDER BY touch_ts, touch_event_id) AS touches
+    FROM c
+    WHERE model = 'linear' OR NOT (SELECT linear FROM source)
+    GROUP BY ALL
+),
+credited AS (SELECT DISTINCT partner, event_id, note_id, model FROM c WHERE note_id IS NOT NULL)
+SELECT CAST($day AS DATE) AS day, e.note_id, e.model, p.action,
+    list_transform(p.touches, lambda t: CASE WHEN t.n = e.note_id THEN t.k ELSE 'other' END) AS steps,
+    sum(p.w) AS events
+FROM credited e JOIN paths p ON p.partner = e.partner AND p.event_id = e.event_id
+    AND (p.own_model IS NULL OR p.own_model = e.model)
+GROUP BY ALL
+ORDER BY note_id, model, action, steps
 """
 
 
@@ -170,12 +202,25 @@ def _build(con: duckdb.DuckDBPyConnection, sql: str, files: list[Path], *, day: 
     return result.cast(schema)
 
 
+#: Path rollups are read one note at a time: small row groups of rows sorted by note let a read
+#: skip every group whose note_id range misses the note (Parquet min/max statistics).
+_PATH_ROW_GROUP = 2048
+
+
 def _store(root: str, table: str, day: str, data: pa.Table) -> None:
     path = partition_dir(root, table, day) / ROLLUP_FILE
     if data.num_rows:
-        write_parquet_atomic(data, path)
+        write_parquet_atomic(data, path, options={"row_group_size": _PATH_ROW_GROUP} if table == PATH_DAY else None)
     else:
         path.unlink(missing_ok=True)
+
+
+#: What each input table of a day is rolled up into.
+_BUILDS: list[tuple[str, str, str, pa.Schema]] = [
+    ("touch", _FRONT_SQL, NOTE_DAY, ROLLUP_NOTE_DAY),
+    ("credit", _CREDIT_SQL, CREDIT_DAY, ROLLUP_CREDIT_DAY),
+    ("credit", _PATH_SQL, PATH_DAY, ROLLUP_PATH_DAY),
+]
 
 
 def refresh_rollups(root: str, catalog: Catalog, *, full: bool = False,
@@ -194,21 +239,23 @@ def refresh_rollups(root: str, catalog: Catalog, *, full: bool = False,
     con: duckdb.DuckDBPyConnection | None = None
     try:
         for day in sorted(set(touch_days) | set(credit_days)):
-            touch, credit = touch_days.get(day, []), credit_days.get(day, [])
-            signature = {"touch": _signature(touch), "credit": _signature(credit)}
-            if built.get(day) == signature:
+            inputs = {"touch": touch_days.get(day, []), "credit": credit_days.get(day, [])}
+            before = built.get(day) or {}
+            stale = {table for table, files in inputs.items() if before.get(table) != _signature(files)}
+            if not stale:
                 continue
             con = con or _connect(dims)
-            read: dict[str, list[Path]] = {}
-            for table, sql, target, schema in (("touch", _FRONT_SQL, NOTE_DAY, ROLLUP_NOTE_DAY),
-                                               ("credit", _CREDIT_SQL, CREDIT_DAY, ROLLUP_CREDIT_DAY)):
-                data, read[table] = read_listed(partial(partition_files, root, table, day),
-                                                partial(_build, con, sql, day=day, schema=schema))
-                _store(root, target, day, data)
-            built[day] = {"touch": _signature(read["touch"]), "credit": _signature(read["credit"])}
+            read: dict[str, Any] = dict(before)
+            for table, sql, target, schema in _BUILDS:
+                if table in stale:  # live traffic changes touch files every second, credit far less often
+                    data, files = read_listed(partial(partition_files, root, table, day),
+                                              partial(_build, con, sql, day=day, schema=schema))
+                    _store(root, target, day, data)
+                    read[table] = _signature(files)
+            built[day] = read
             result.rebuilt.append(day)
         for day in sorted(set(built) - set(touch_days) - set(credit_days)):
-            for table in (NOTE_DAY, CREDIT_DAY):
+            for table in (NOTE_DAY, CREDIT_DAY, PATH_DAY):
                 (partition_dir(root, table, day) / ROLLUP_FILE).unlink(missing_ok=True)
             del built[day]
             result.removed.append(day)

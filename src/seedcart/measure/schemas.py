@@ -1,4 +1,4 @@
-"""Arrow schemas of the two rollup tables that reports are served from.
+"""Arrow schemas of the rollup tables that reports are served from.
 
 Both live in the lake next to the tables they summarise, one file per UTC day
 (``<root>/<table>/date=YYYY-MM-DD/rollup.parquet``), replaced whole when that day is rebuilt.
@@ -6,6 +6,8 @@ Both live in the lake next to the tables they summarise, one file per UTC day
 - ``rollup_note_day``: front-link counts per note x day x placement x campaign x partner.
 - ``rollup_credit_day``: credited back-link counts and GMV per the same keys x model x action
   x lag day, with the Horvitz-Thompson variance of each sampled estimate.
+- ``rollup_note_path_day``: the paths of the back-link events credited to each note, per day x
+  model x action, as seen from that note (its touches by kind, every other note's as ``other``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import pyarrow as pa
 
 NOTE_DAY: Final = "rollup_note_day"
 CREDIT_DAY: Final = "rollup_credit_day"
+PATH_DAY: Final = "rollup_note_path_day"
 
 _KEYS: Final = [
     pa.field("day", pa.date32(), nullable=False),
@@ -63,4 +66,19 @@ ROLLUP_CREDIT_DAY: Final = pa.schema(
     ]
 )
 
-ROLLUP_SCHEMAS: Final[dict[str, pa.Schema]] = {NOTE_DAY: ROLLUP_NOTE_DAY, CREDIT_DAY: ROLLUP_CREDIT_DAY}
+#: Paths to conversion as one note sees them: the events credited to ``note_id`` under ``model``,
+#: each as its candidate touches in time order (from the ``linear`` credit rows, which hold them all,
+#: or the model's own rows on a day without linear rows), summed by weight per distinct path.
+ROLLUP_PATH_DAY: Final = pa.schema(
+    [
+        pa.field("day", pa.date32(), nullable=False),
+        pa.field("note_id", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("action", pa.string(), nullable=False),
+        pa.field("steps", pa.list_(pa.string()), nullable=False),  # touch kinds; "other" for other notes
+        pa.field("events", pa.float64(), nullable=False),  # sum of the events' weights (1 / sample_rate)
+    ]
+)
+
+ROLLUP_SCHEMAS: Final[dict[str, pa.Schema]] = {NOTE_DAY: ROLLUP_NOTE_DAY, CREDIT_DAY: ROLLUP_CREDIT_DAY,
+                                               PATH_DAY: ROLLUP_PATH_DAY}
