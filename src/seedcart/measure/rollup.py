@@ -129,14 +129,17 @@ paths AS (  -- every event's touches in order: from its linear rows, else per mo
     WHERE model = 'linear' OR NOT (SELECT linear FROM source)
     GROUP BY ALL
 ),
-credited AS (SELECT DISTINCT partner, event_id, note_id, model FROM c WHERE note_id IS NOT NULL)
-SELECT CAST($day AS DATE) AS day, e.note_id, e.model, p.action,
-    list_transform(p.touches, lambda t: CASE WHEN t.n = e.note_id THEN t.k ELSE 'other' END) AS steps,
-    sum(p.w) AS events
-FROM credited e JOIN paths p ON p.partner = e.partner AND p.event_id = e.event_id
-    AND (p.own_model IS NULL OR p.own_model = e.model)
-GROUP BY ALL
-ORDER BY note_id, model, action, steps
+credited AS (SELECT DISTINCT partner, event_id, note_id, model FROM c WHERE note_id IS NOT NULL),
+grouped AS (
+    SELECT CAST($day AS DATE) AS day, e.note_id, e.model, p.action,
+        list_transform(p.touches, lambda t: CASE WHEN t.n = e.note_id THEN t.k ELSE 'other' END) AS steps,
+        sum(p.w) AS events
+    FROM credited e JOIN paths p ON p.partner = e.partner AND p.event_id = e.event_id
+        AND (p.own_model IS NULL OR p.own_model = e.model)
+    GROUP BY ALL
+)
+SELECT * FROM grouped
+ORDER BY note_id, model, action, hash(steps)  -- deterministic, and far cheaper than comparing long lists
 """
 
 
