@@ -133,7 +133,8 @@ class LinkSettings(BaseModel):
     """Shoppable links and the click redirect (``seedcart.links``, ``seedcart.collect.redirect``)."""
 
     duplicate_window_s: float = Field(
-        default=30.0, description="Repeat clicks from one IP + agent on one link within this are marked duplicate."
+        default=30.0,
+        description="Repeat clicks from one IP + agent (+ user, when passed) on one link within this are duplicates.",
     )
     click_commit_ms: float = Field(
         default=1.0, description="Under load, at most one click log write (fsync) per this many ms: group commit."

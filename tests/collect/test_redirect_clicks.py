@@ -44,9 +44,13 @@ def test_click_record_hashes_the_ip_and_marks_duplicates() -> None:
     recorder = ClickRecorder(b"k" * 32, duplicate_window_s=30.0)
     first = recorder.click(LINK, ip="203.0.113.9", user_agent=IPHONE, referrer="https://app.example/n", now=1000.0,
                            user_id="u1", placement="feed")
-    again = recorder.click(LINK, ip="203.0.113.9", user_agent=IPHONE, now=1001.0)
-    other_ip = recorder.click(LINK, ip="203.0.113.10", user_agent=IPHONE, now=1002.0)
+    again = recorder.click(LINK, ip="203.0.113.9", user_agent=IPHONE, now=1001.0, user_id="u1")
+    other_ip = recorder.click(LINK, ip="203.0.113.10", user_agent=IPHONE, now=1002.0, user_id="u1")
     assert (first.is_duplicate, again.is_duplicate, other_ip.is_duplicate) == (False, True, False)
+    # another reader behind the same carrier NAT, same phone model: not a repeat of u1's click
+    neighbour = recorder.click(LINK, ip="203.0.113.9", user_agent=IPHONE, now=1003.0, user_id="u2")
+    anonymous = [recorder.click(LINK, ip="198.51.100.7", user_agent=IPHONE, now=1004.0 + i) for i in range(2)]
+    assert (neighbour.is_duplicate, anonymous[0].is_duplicate, anonymous[1].is_duplicate) == (False, False, True)
     record = first.record
     assert record["click_id"] == record["event_id"] == first.click_id != again.click_id
     assert "203.0.113.9" not in str(record)

@@ -6,8 +6,10 @@
   OS generator 256 at a time (one system call); a forked child drops the parent's unused ids.
 - Agent classes (``ua_class``): ``bot`` (HEAD requests, empty agents, crawlers and link-preview
   fetchers), ``wechat`` (WeChat's in-app browser), ``ios``, ``android``, ``desktop``.
-- Duplicates: a click on the same link from the same IP hash and agent within the window is
-  recorded with ``is_duplicate``; bots are recorded with ``is_bot``. Neither is ever counted.
+- Duplicates: a click on the same link from the same IP hash and agent (and the same platform user,
+  when the app passes one: readers behind one carrier NAT with the same phone are not one reader)
+  within the window is recorded with ``is_duplicate``; bots are recorded with ``is_bot``. Neither is
+  ever counted.
 - The client IP is kept only as a keyed hash (HMAC-SHA256 under the alliance secret, 32 hex).
 """
 
@@ -153,7 +155,7 @@ class ClickRecorder:
         ua_class, device = self._agent(user_agent, method)
         is_bot = ua_class == "bot"
         ip_hash = self.ip_hash(ip)
-        is_duplicate = self.window.seen(hash((link.link_id, ip_hash, user_agent)), now)
+        is_duplicate = self.window.seen(hash((link.link_id, ip_hash, user_agent, user_id)), now)
         click_id = mint_click_id()
         micros = int(now * 1_000_000)
         if placement not in PLACEMENTS or link.placement is not None:
