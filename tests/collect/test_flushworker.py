@@ -66,7 +66,7 @@ def test_a_failing_step_is_reported_and_retried_over_the_same_range(tmp_path: Pa
     blocked = tmp_path / "lake"
     blocked.write_text("a file where the lake's directory should be")
     worker = FlushWorker(tmp_path / "log", str(blocked), tmp_path / "log" / "dedupe.sqlite", log.node_id,
-                         max_records=1000, flushed=0)
+                         max_records=1000, status={"flushed": 0, "rows_written": 0})
     try:
         with pytest.raises(StorageUnavailable, match="lake flush failed"):
             worker.flush(5)

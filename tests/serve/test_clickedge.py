@@ -129,7 +129,7 @@ def test_head_is_a_bot_answered_without_a_body(tmp_path: Path) -> None:
             head = await reader.readuntil(b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 302")
             writer.close()
-            await edge.links.drain()  # type: ignore[union-attr]
+            await edge.state.services["links"].drain()
             (click,) = _clicks(tmp_path / "log")
             assert (click["is_bot"], click["ua_class"]) == (True, "bot")
 

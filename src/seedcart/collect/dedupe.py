@@ -50,10 +50,15 @@ def identity_key(record: dict[str, Any]) -> str:
     return f"i:{record['user_id']}:{record['match_key']}"
 
 
+def touch_keys(records: list[dict[str, Any]]) -> list[str]:
+    """The dedupe keys stored touch records claim: every one but the redirect's clicks."""
+    return [touch_key(record["event_id"]) for record in records if record.get("source") != CLICK_SOURCE]
+
+
 def keys_of(table: Table | str, record: dict[str, Any]) -> list[str]:
     """Every dedupe key a stored record claims."""
     if table == "touch":
-        return [touch_key(record["event_id"])]
+        return touch_keys([record])
     if table == "backflow":
         return backflow_keys(record)
     if table == "identity":
@@ -141,9 +146,8 @@ class DedupeIndex:
         """Store the keys of log ``entries`` and the position they reach, in one transaction."""
         keys: list[str] = []
         for _end, table, records in entries:
-            if table == "touch":  # not the redirect's clicks: their ids are minted here, never sent twice
-                keys.extend([touch_key(record["event_id"]) for record in records
-                             if record.get("source") != CLICK_SOURCE])
+            if table == "touch":
+                keys.extend(touch_keys(records))
             else:
                 for record in records:
                     keys.extend(keys_of(table, record))

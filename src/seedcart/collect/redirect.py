@@ -26,15 +26,17 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
+import orjson
+
 from seedcart.catalog.db import Catalog
 from seedcart.collect.clicks import ClickRecorder
 from seedcart.config import Settings
-from seedcart.errors import StorageUnavailable
+from seedcart.errors import Backpressure, SeedcartError, StorageUnavailable
 from seedcart.links.cache import CachedLink, LinkCache
 from seedcart.links.partners import destination, get, is_allowed_destination
 
@@ -70,6 +72,19 @@ def not_found_page() -> Answer:
     body = _PAGE.format(title="链接不存在 / Link not found",
                         text="这个链接不存在或已失效。 This link does not exist or has expired.", link="")
     return Answer(404, {"content-type": "text/html; charset=utf-8", **_NO_STORE}, body)
+
+
+def error_answer(exc: BaseException) -> Answer:
+    """The answer to a click that could not be recorded: never a redirect. 503 (with Retry-After
+    for Backpressure) when the log is full or down or the error is retryable, else 500."""
+    if not isinstance(exc, SeedcartError):
+        logger.error("click failed", exc_info=exc)
+        exc = SeedcartError("the click could not be recorded")
+    status = 503 if isinstance(exc, StorageUnavailable | Backpressure) or exc.retryable else 500
+    headers = {"content-type": "application/json"}
+    if isinstance(exc, Backpressure):
+        headers["retry-after"] = str(max(1, round(exc.retry_after)))
+    return Answer(status, headers, orjson.dumps(exc.to_dict()).decode())
 
 
 def landing_page(url: str | None, click_id: str, *, in_wechat: bool) -> Answer:
@@ -285,6 +300,15 @@ class RedirectService:
     async def drain(self) -> None:
         """Wait for clicks still being appended (bots' included)."""
         await self._batch.drain()
+
+
+def running(services: Mapping[str, Any]) -> tuple[RedirectService, TouchLog | None]:
+    """The app's links service and the intake's durable log, from its running services
+    (StorageUnavailable without the links service; no log: clicks are refused when recorded)."""
+    service: RedirectService | None = services.get("links")
+    if service is None:
+        raise StorageUnavailable("the links service is not running")
+    return service, getattr(services.get("intake"), "log", None)
 
 
 @asynccontextmanager

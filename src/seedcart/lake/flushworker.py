@@ -37,14 +37,13 @@ class FlushWorker:
     worker thread); ``flushed`` and ``status()`` are the child's last report."""
 
     def __init__(self, log_dir: Path, lake_root: str, dedupe_path: Path, node_id: str, *,
-                 max_records: int, flushed: int, rows_written: int = 0) -> None:
+                 max_records: int, status: dict[str, Any]) -> None:
+        """``status``: the server's own flusher's, where the child takes over (after the replay)."""
         self.args = {"log_dir": str(log_dir), "lake_root": lake_root, "dedupe_path": str(dedupe_path),
                      "node_id": node_id, "max_records": max_records}
-        self.flushed = flushed
-        self.rows_written = rows_written  # by this server, whichever process wrote them
+        self.rows_written = int(status["rows_written"])  # by this server, whichever process wrote them
         self.starts = 0
-        self._status: dict[str, Any] = {"flushed": flushed, "pending": None, "files_written": 0,
-                                        "last_flush_at": None, "last_error": None}
+        self._status = dict(status)
         self._proc: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()  # one step at a time
 
@@ -84,11 +83,15 @@ class FlushWorker:
                 raise StorageUnavailable(f"the lake flush worker exited with {proc.returncode}")
             reply = json.loads(line)
             self._status = reply["status"]
-            self.flushed = int(self._status["flushed"])
             if "error" in reply:
                 raise StorageUnavailable(f"the lake flush failed: {reply['error']}")
             self.rows_written += int(reply["rows"])
             return int(reply["rows"])
+
+    @property
+    def flushed(self) -> int:
+        """The log position up to which the lake holds everything (the child's last report)."""
+        return int(self._status["flushed"])
 
     def status(self) -> dict[str, Any]:
         """The child's last report, its process id and how often it was started."""

@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import ExitStack, asynccontextmanager
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -251,7 +252,8 @@ def warm_up() -> None:
 class Flusher(Protocol):
     """What the flush loop drives: a :class:`LakeFlusher` here, or one in a child process (FlushWorker)."""
 
-    flushed: int
+    @property
+    def flushed(self) -> int: ...
 
     def flush(self, upto: int) -> int: ...
 
@@ -284,8 +286,9 @@ async def open_intake(settings: Settings, catalog: Catalog, *, background: bool 
     log, index = _open(settings)
     await log.start()
     try:
-        flusher = LakeFlusher(settings.log_dir, settings.resolved_lake_root, index, log.node_id,
+        new_flusher = partial(LakeFlusher, settings.log_dir, settings.resolved_lake_root, index, log.node_id,
                               max_records=settings.intake.flush_max_records)
+        flusher = new_flusher()
         started = now_us()
         await asyncio.to_thread(warm_up)
         replayed = await asyncio.to_thread(flusher.recover, log.fsynced_position)
@@ -295,8 +298,7 @@ async def open_intake(settings: Settings, catalog: Catalog, *, background: bool 
         runner: Flusher = flusher
         if background and settings.intake.flush_process:
             worker = FlushWorker(settings.log_dir, settings.resolved_lake_root, index.path, log.node_id,
-                                 max_records=settings.intake.flush_max_records, flushed=flusher.flushed,
-                                 rows_written=flusher.rows_written)
+                                 max_records=settings.intake.flush_max_records, status=flusher.status())
             await asyncio.to_thread(worker.start)
             runner = worker
         service.flusher = runner
@@ -312,9 +314,7 @@ async def open_intake(settings: Settings, catalog: Catalog, *, background: bool 
             await log.stop()
             if runner is not flusher:
                 await asyncio.to_thread(worker.stop)
-                # the drain goes on here, from the checkpoint the worker left
-                flusher = LakeFlusher(settings.log_dir, settings.resolved_lake_root, index, log.node_id,
-                                      max_records=settings.intake.flush_max_records)
+                flusher = new_flusher()  # the drain goes on here, from the checkpoint the worker left
                 flusher.rows_written = worker.rows_written
                 service.flusher = flusher
             await flush_now(service, flusher, log.fsynced_position)

@@ -42,8 +42,7 @@ from urllib.parse import unquote_plus
 import httptools
 import orjson
 
-from seedcart.collect.redirect import Answer, RedirectService, not_found_page
-from seedcart.errors import Backpressure, SeedcartError, StorageUnavailable
+from seedcart.collect.redirect import Answer, error_answer, not_found_page, running
 from seedcart.serve.state import AppState
 
 logger = logging.getLogger(__name__)
@@ -91,18 +90,6 @@ def render(status: int, headers: dict[str, str], body: bytes, *, date: bytes, he
     return b"".join(lines)
 
 
-def _error_answer(exc: BaseException) -> Answer:
-    """The answer to a click whose recording failed (never a redirect: nothing was recorded)."""
-    if isinstance(exc, SeedcartError):
-        status = 503 if isinstance(exc, StorageUnavailable | Backpressure) or exc.retryable else 500
-        headers = dict(_JSON)
-        if isinstance(exc, Backpressure):
-            headers["retry-after"] = str(max(1, round(exc.retry_after)))
-        return Answer(status, headers, orjson.dumps(exc.to_dict()).decode())
-    logger.error("click failed", exc_info=exc)
-    return Answer(500, dict(_JSON), '{"error":"internal","message":"the click could not be recorded"}')
-
-
 class ClickEdge:
     """The listener and its connections (see the module docstring)."""
 
@@ -128,11 +115,6 @@ class ClickEdge:
         """The base URL of the short links this edge serves."""
         host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(self.host, self.host)
         return f"http://{host}:{self.port}"
-
-    @property
-    def links(self) -> RedirectService | None:
-        service: RedirectService | None = self.state.services.get("links")
-        return service
 
     async def start(self) -> None:
         """Bind and start accepting (``port=0`` picks a free port, then kept in ``self.port``)."""
@@ -314,26 +296,23 @@ class _Connection(asyncio.Protocol):
             for pair in url.query.split(b"&"):
                 key, _, value = pair.partition(b"=")
                 if key in (b"uid", b"placement") and key.decode() not in query:
-                    query[key.decode()] = _unquote(value)
-        service = self.edge.links
-        intake = self.edge.state.services.get("intake")
+                    query[key.decode()] = unquote_plus(value.decode("latin-1"))
         try:
-            if service is None:
-                raise StorageUnavailable("the links service is not running")
+            service, log = running(self.edge.state.services)
             answer, waiting = service.begin_click(
-                getattr(intake, "log", None), path[len(_PREFIX):].decode("latin-1"),
+                log, path[len(_PREFIX):].decode("latin-1"),
                 lambda error: self._settled(slot, answer, head_only, error),
                 method="HEAD" if head_only else "GET", ip=self.edge.client_ip(self.peer, self.forwarded),
                 user_agent=self.user_agent, referrer=self.referrer, user_id=query.get("uid"),
                 placement=query.get("placement"))
         except Exception as exc:  # every failure is an answer, never a dropped connection
-            self._fill(slot, _error_answer(exc), head_only)
+            self._fill(slot, error_answer(exc), head_only)
             return
         if not waiting:
             self._fill(slot, answer, head_only)
 
     def _settled(self, slot: list[Any], answer: Answer, head_only: bool, error: BaseException | None) -> None:
-        self._fill(slot, answer if error is None else _error_answer(error), head_only)
+        self._fill(slot, answer if error is None else error_answer(error), head_only)
         if self.paused:
             self._flow()
 
@@ -393,11 +372,6 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
             self.transport = None
-
-
-def _unquote(value: bytes) -> str:
-    """A query value, percent- and plus-decoded."""
-    return unquote_plus(value.decode("latin-1"))
 
 
 @asynccontextmanager

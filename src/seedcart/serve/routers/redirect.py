@@ -11,15 +11,13 @@ class, and documents the endpoint.
 from __future__ import annotations
 
 import re
-from typing import Any
 from urllib.parse import parse_qs
 
-import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.types import Receive, Scope, Send
 
-from seedcart.collect.redirect import Answer, RedirectService, not_found_page
-from seedcart.errors import Backpressure, SeedcartError, StorageUnavailable
+from seedcart.collect.redirect import Answer, error_answer, not_found_page, running
+from seedcart.errors import SeedcartError
 from seedcart.serve.state import AppState
 
 router = APIRouter(tags=["redirect"])
@@ -33,11 +31,8 @@ async def answer_click(state: AppState, code: str, *, method: str, ip: str, user
     """The answer to one click on ``code`` (404 page for a malformed or unknown code)."""
     if not _CODE.match(code):
         return not_found_page()
-    service: RedirectService | None = state.services.get("links")
-    if service is None:
-        raise StorageUnavailable("the links service is not running")
-    intake = state.services.get("intake")
-    return await service.handle_click(getattr(intake, "log", None), code, method=method, ip=ip,
+    service, log = running(state.services)
+    return await service.handle_click(log, code, method=method, ip=ip,
                                       user_agent=user_agent, referrer=referrer, user_id=query.get("uid"),
                                       placement=query.get("placement"))
 
@@ -93,8 +88,7 @@ async def click_asgi(state: AppState, scope: Scope, send: Send) -> None:
                                     ip=client[0] if client else "", user_agent=user_agent, referrer=referrer,
                                     query=query)
     except SeedcartError as exc:
-        await _send_error(send, exc)
-        return
+        answer = error_answer(exc)
     body = answer.body.encode() if answer.body else b""
     headers = [(_header_name(k), v.encode("latin-1")) for k, v in answer.headers.items()]
     headers.append((b"content-length", str(len(body)).encode()))  # HEAD: the length GET would send
@@ -107,14 +101,3 @@ def _header_name(name: str) -> bytes:
     if found is None:
         found = _HEADER_NAMES[name] = name.encode("latin-1")
     return found
-
-
-async def _send_error(send: Send, exc: SeedcartError) -> None:
-    status = 503 if isinstance(exc, StorageUnavailable | Backpressure) or exc.retryable else 500
-    headers: list[Any] = [(b"content-type", b"application/json")]
-    if isinstance(exc, Backpressure):
-        headers.append((b"retry-after", str(max(1, round(exc.retry_after))).encode()))
-    body = orjson.dumps(exc.to_dict())
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
