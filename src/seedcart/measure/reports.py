@@ -17,6 +17,7 @@ from seedcart.lake.reader import read_listed
 from seedcart.measure.filters import ReportFilter, Scope, where
 from seedcart.measure.intervals import interval
 from seedcart.measure.metrics import ACTION_COLUMNS, FRONT_COUNTS, GMV_ACTIONS, METRICS, NEGATIVE_ACTIONS
+from seedcart.measure.rollup import rollup_files
 from seedcart.measure.schemas import PATH_DAY
 from seedcart.measure.store import ReportStore
 from seedcart.types import MODELS
@@ -29,7 +30,7 @@ GROUP_KEYS: Final[dict[str, str]] = {
 
 #: Runs of touches a top path shows before it is shortened.
 PATH_STEPS: Final = 6
-#: Days of raw credit a note's top paths are read from (the latest days with credit for the note).
+#: Days of path rollups a note's top paths are read from (the latest days with credit for the note).
 PATH_DAYS: Final = 90
 
 _COUNT_COLUMNS: Final = (*FRONT_COUNTS, *ACTION_COLUMNS.values(), "gmv", "seeding_value")
@@ -235,7 +236,7 @@ def top_paths(store: ReportStore, flt: ReportFilter, note_id: str, *, limit: int
     sql = """SELECT action, steps, sum(events) AS w FROM read_parquet($files)
              WHERE note_id = $note AND model = $model GROUP BY action, steps"""
     counts: dict[str, float] = {}
-    rows, _ = read_listed(lambda: store.rollup_files(PATH_DAY, days),
+    rows, _ = read_listed(lambda: rollup_files(store.root, PATH_DAY, days),
                           lambda files: store.query(sql, {"files": [str(f) for f in files], "note": note_id,
                                                           "model": flt.model}) if files else [])
     for row in rows:

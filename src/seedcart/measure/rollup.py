@@ -205,25 +205,27 @@ def _build(con: duckdb.DuckDBPyConnection, sql: str, files: list[Path], *, day: 
     return result.cast(schema)
 
 
-#: Path rollups are read one note at a time: small row groups of rows sorted by note let a read
-#: skip every group whose note_id range misses the note (Parquet min/max statistics).
-_PATH_ROW_GROUP = 2048
-
-
-def _store(root: str, table: str, day: str, data: pa.Table) -> None:
+def _store(root: str, table: str, day: str, data: pa.Table, row_group_rows: int | None) -> None:
     path = partition_dir(root, table, day) / ROLLUP_FILE
     if data.num_rows:
-        write_parquet_atomic(data, path, options={"row_group_size": _PATH_ROW_GROUP} if table == PATH_DAY else None)
+        write_parquet_atomic(data, path, options={"row_group_size": row_group_rows} if row_group_rows else None)
     else:
         path.unlink(missing_ok=True)
 
 
-#: What each input table of a day is rolled up into.
-_BUILDS: list[tuple[str, str, str, pa.Schema]] = [
-    ("touch", _FRONT_SQL, NOTE_DAY, ROLLUP_NOTE_DAY),
-    ("credit", _CREDIT_SQL, CREDIT_DAY, ROLLUP_CREDIT_DAY),
-    ("credit", _PATH_SQL, PATH_DAY, ROLLUP_PATH_DAY),
-]
+#: What each input table of a day is rolled up into: ``(sql, rollup table, schema, row group rows)``.
+#: Path rollups are read one note at a time: small row groups of rows sorted by note let a read skip
+#: every group whose note_id range misses the note (Parquet min/max statistics).
+_BUILDS: dict[str, list[tuple[str, str, pa.Schema, int | None]]] = {
+    "touch": [(_FRONT_SQL, NOTE_DAY, ROLLUP_NOTE_DAY, None)],
+    "credit": [(_CREDIT_SQL, CREDIT_DAY, ROLLUP_CREDIT_DAY, None), (_PATH_SQL, PATH_DAY, ROLLUP_PATH_DAY, 2048)],
+}
+
+
+def _build_all(con: duckdb.DuckDBPyConnection, builds: list[tuple[str, str, pa.Schema, int | None]],
+               files: list[Path], *, day: str) -> list[pa.Table]:
+    """Every rollup of one input table's day, from the same listing of its files."""
+    return [_build(con, sql, files, day=day, schema=schema) for sql, _, schema, _ in builds]
 
 
 def refresh_rollups(root: str, catalog: Catalog, *, full: bool = False,
@@ -249,17 +251,18 @@ def refresh_rollups(root: str, catalog: Catalog, *, full: bool = False,
                 continue
             con = con or _connect(dims)
             read: dict[str, Any] = dict(before)
-            for table, sql, target, schema in _BUILDS:
-                if table in stale:  # live traffic changes touch files every second, credit far less often
-                    data, files = read_listed(partial(partition_files, root, table, day),
-                                              partial(_build, con, sql, day=day, schema=schema))
-                    _store(root, target, day, data)
-                    read[table] = _signature(files)
+            for table in sorted(stale):  # live traffic changes touch files every second, credit far less often
+                builds = _BUILDS[table]
+                tables, files = read_listed(partial(partition_files, root, table, day),
+                                            partial(_build_all, con, builds, day=day))
+                for (_, target, _, row_group_rows), data in zip(builds, tables, strict=True):
+                    _store(root, target, day, data, row_group_rows)
+                read[table] = _signature(files)
             built[day] = read
             result.rebuilt.append(day)
         for day in sorted(set(built) - set(touch_days) - set(credit_days)):
-            for table in (NOTE_DAY, CREDIT_DAY, PATH_DAY):
-                (partition_dir(root, table, day) / ROLLUP_FILE).unlink(missing_ok=True)
+            for _, target, _, _ in (build for builds in _BUILDS.values() for build in builds):
+                (partition_dir(root, target, day) / ROLLUP_FILE).unlink(missing_ok=True)
             del built[day]
             result.removed.append(day)
     finally:
@@ -272,6 +275,8 @@ def refresh_rollups(root: str, catalog: Catalog, *, full: bool = False,
     return result
 
 
-def rollup_files(root: str, table: str) -> list[Path]:
-    """The committed rollup files of ``table`` (one per day)."""
-    return sorted((Path(root) / table).glob(f"date=*/{ROLLUP_FILE}"))
+def rollup_files(root: str, table: str, days: list[str] | None = None) -> list[Path]:
+    """The committed rollup files of ``table`` (one per day), or of the given ``YYYY-MM-DD`` days that have one."""
+    if days is None:
+        return sorted((Path(root) / table).glob(f"date=*/{ROLLUP_FILE}"))
+    return [f for f in (partition_dir(root, table, day) / ROLLUP_FILE for day in days) if f.exists()]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -17,10 +16,9 @@ import pyarrow as pa
 
 from seedcart.catalog.db import Catalog
 from seedcart.lake.reader import partition_files, table_files
-from seedcart.lake.writer import partition_dir
 from seedcart.measure.dimensions import Dimensions, load_dimensions
 from seedcart.measure.metrics import ACTION_COLUMNS, FRONT_COUNTS, GMV_ACTIONS, NEGATIVE_ACTIONS
-from seedcart.measure.rollup import ROLLUP_FILE, RefreshResult, refresh_rollups, rollup_files
+from seedcart.measure.rollup import RefreshResult, refresh_rollups, rollup_files
 from seedcart.measure.schemas import CREDIT_DAY, NOTE_DAY, ROLLUP_CREDIT_DAY, ROLLUP_NOTE_DAY
 
 logger = logging.getLogger(__name__)
@@ -146,11 +144,6 @@ class ReportStore:
         if days is None:
             return [str(p) for p in table_files(self.root, table)]
         return [str(p) for day in days for p in partition_files(self.root, table, day)]
-
-    def rollup_files(self, table: str, days: list[str]) -> list[Path]:
-        """The rollup files of ``table`` for the given ``YYYY-MM-DD`` days (days without one left out)."""
-        files = (partition_dir(self.root, table, day) / ROLLUP_FILE for day in days)
-        return [f for f in files if f.exists()]
 
     def close(self) -> None:
         """Release the in-memory database."""
