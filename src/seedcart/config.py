@@ -98,6 +98,28 @@ class IntakeSettings(BaseModel):
     flush_max_records: int = Field(
         default=200_000, description="Most log records the lake flusher turns into Parquet in one step."
     )
+    dedupe_retention_touch: timedelta = Field(
+        default=timedelta(days=7),
+        description="How long a front event's id is remembered to drop its retries, from when it was received "
+        "(0: forever). Segment clients give up retrying within a few days; a retry later than this is accepted "
+        "and counted again.",
+    )
+    dedupe_retention_backflow: timedelta = Field(
+        default=timedelta(days=400),
+        description="How long backflow event ids and (partner, order, action) keys are remembered (0: forever). "
+        "Partners re-post orders and refunds in monthly to yearly reconciliations; a year and a month keeps even a "
+        "year-end re-post counted once, and orders are few beside touches.",
+    )
+    dedupe_retention_identity: timedelta = Field(
+        default=timedelta(days=30),
+        description="How long a (user, match key) pair is remembered (0: forever). Attribution reads identity "
+        "pairs as a set, so a pair stored again after this costs one lake row and no count; every active user "
+        "sends its pairs again and again, so forgetting them keeps the index to a month of active users.",
+    )
+
+    _parse = field_validator(
+        "dedupe_retention_touch", "dedupe_retention_backflow", "dedupe_retention_identity", mode="before"
+    )(_duration)
 
 
 class ServeSettings(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from tests.collect.conftest import IntakeServer, intake_settings, lake_rows, min
 from tests.collect.test_api_events import basic, msg
 from tests.conftest import LiveServer
 
+from seedcart.collect.dedupe import DedupeIndex
 from seedcart.collect.log import DurableLog
 from seedcart.errors import StorageUnavailable
 from seedcart.lake.flushworker import FlushWorker
@@ -79,3 +81,26 @@ def test_a_failing_step_is_reported_and_retried_over_the_same_range(tmp_path: Pa
     finally:
         worker.stop()
     assert len(list((tmp_path / "lake" / "touch").rglob("*.parquet"))) == 1
+
+
+def test_the_flush_worker_forgets_dedupe_keys_past_the_settings_retention(tmp_path: Path) -> None:
+    settings = intake_settings(tmp_path, dedupe_retention_touch="1d")
+    three_days_ago = time.time() - 3 * 86_400
+    old = DedupeIndex(settings.log_dir / "dedupe.sqlite", clock=lambda: three_days_ago)
+    old.record([(0, "touch", [{"event_id": "msg-old"}, {"event_id": "msg-0"}])], 0)
+    old.close()
+    keys = mint_keys(settings)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        intake = IntakeServer(settings, keys, server.url, server.client)
+        _post(intake, 1, 4)
+        with server.client() as c:  # the child records msg-1..4 and forgets the keys past a day old
+            assert wait_flushed(c)["lake"]["process"] != os.getpid()
+        _post(intake, 0, 1)  # so msg-0 is accepted again
+    finally:
+        server.stop()
+    index = DedupeIndex(settings.log_dir / "dedupe.sqlite")
+    try:
+        assert index.seen(["t:msg-old", "t:msg-0", "t:msg-4"]) == {"t:msg-0", "t:msg-4"}
+    finally:
+        index.close()

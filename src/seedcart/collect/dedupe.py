@@ -1,4 +1,4 @@
-"""The durable dedupe index: exactly-once counts on at-least-once delivery (DESIGN §4).
+"""The durable dedupe index: exactly-once counts on at-least-once delivery (DESIGN §4), within a window.
 
 Keys (strings): ``t:<event_id>`` for touches, ``b:<partner>:<event_id>`` for backflow,
 ``o:<partner>:<order_id>:<action>`` for orders and refunds, ``i:<user_id>:<match_key>`` for identities.
@@ -6,30 +6,83 @@ The redirect's clicks claim none: their ids are minted by the redirect itself, s
 bring one twice (a click repeated by its reader is a new click, marked ``is_duplicate``).
 
 The index is derived from the log, never ahead of it: a SQLite file records the keys of every log
-entry up to a stored position, in the same transaction as that position, and is caught up from
-the log on start. Keys appended since then live in memory (``recent``) until the flusher records
-them, so a key is always in at least one of the two places from the moment its append is queued.
+entry up to a stored position (less those past their retention), in the same transaction as that
+position, and is caught up from the log on start. Keys appended since then live in memory
+(``recent``) until the flusher records them, so a key is always in at least one of the two places
+from the moment its append is queued. Forgetting only ever removes keys, never moves the position.
+
+Retention (DESIGN §4's exactly-once holds within it, not beyond):
+
+- What is deduped, for how long: touches (``t:``) for ``intake.dedupe_retention_touch`` (default
+  7 days), backflow event ids and orders/refunds (``b:``, ``o:``) for
+  ``intake.dedupe_retention_backflow`` (400 days), identity pairs (``i:``) for
+  ``intake.dedupe_retention_identity`` (30 days); 0 keeps a family forever. The index takes them as
+  its ``retention`` argument (:meth:`Retention.from_settings`); without one it keeps every key.
+- Counted from when the key was received, never from anything the client sent: each key is dated
+  to the hour the flusher records it (at or just after its receipt), so an event claiming an old
+  timestamp is kept as long as any other. A key is kept at least its retention, and forgotten
+  within the hour after (at the next flush that records keys).
+- **A retry older than the window is accepted again, and counted a second time**: its key is gone.
+- Forgetting runs on the flusher's side after each :meth:`DedupeIndex.record` (never on the request
+  path), in transactions of at most ``expire_chunk`` keys so the write lock is never held for long,
+  forgetting at least as many due keys as it records. An idle intake forgets nothing, and grows
+  nothing either.
+- Each key carries its hour (``bucket``, indexed) and a small ``buckets`` table tallies keys per
+  family and hour: forgetting is a range delete, and :meth:`DedupeIndex.stats` (the health report)
+  reads the tallies instead of scanning the keys.
+- A file from before retention is upgraded in place on open, in one transaction: every key is kept
+  and dated to the hour of the upgrade.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from seedcart.types import Table
 
+if TYPE_CHECKING:
+    from seedcart.config import IntakeSettings
+
+logger = logging.getLogger(__name__)
+
 ORDER_ACTIONS = ("order", "refund")
 #: The ``source`` of the touches the click redirect records (``seedcart.collect.clicks``).
 CLICK_SOURCE = "redirect"
+#: The key families: the prefixes the key builders below write (literally: they run per event).
+TOUCH, BACKFLOW, ORDER, IDENTITY = "t:", "b:", "o:", "i:"
+FAMILY_NAMES = {TOUCH: "touch", BACKFLOW: "backflow", ORDER: "order", IDENTITY: "identity"}
+#: Keys are dated to the hour they were recorded: the precision of retention.
+BUCKET_SECONDS = 3_600
+#: Most keys one expiry transaction deletes.
+EXPIRE_CHUNK = 5_000
 #: SQLite's limit on bound parameters is 32766 since 3.32; stay well under it.
 _CHUNK = 900
 _JOIN_SQL = "SELECT s.k FROM json_each(?) AS j JOIN seen AS s ON s.k = j.value"
-_INSERT_SQL = "INSERT OR IGNORE INTO seen (k) SELECT value FROM json_each(?)"
+_INSERT_SQL = "INSERT OR IGNORE INTO seen (k, bucket) SELECT value, ? FROM json_each(?)"
+_TALLY_SQL = ("INSERT INTO buckets (family, bucket, keys) VALUES (?, ?, ?) "
+              "ON CONFLICT (family, bucket) DO UPDATE SET keys = keys + excluded.keys")
+_FORGET_SQL = "DELETE FROM seen WHERE k IN (SELECT k FROM seen WHERE bucket = ? AND k >= ? AND k < ? LIMIT ?)"
+_FAMILY_SQL = "substr(k, 1, instr(k, ':'))"  # the family prefix of a key, as family_of() spells it
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS seen (k TEXT PRIMARY KEY, bucket INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS seen_bucket ON seen (bucket)",
+    "CREATE TABLE IF NOT EXISTS buckets (family TEXT NOT NULL, bucket INTEGER NOT NULL, keys INTEGER NOT NULL, "
+    "PRIMARY KEY (family, bucket)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER)",
+)
+FOREVER = timedelta(0)
 
 
 def touch_key(event_id: str) -> str:
@@ -66,30 +119,119 @@ def keys_of(table: Table | str, record: dict[str, Any]) -> list[str]:
     return []
 
 
+def family_of(key: str) -> str:
+    """The family prefix of a key (``t:``, ``b:``, ``o:``, ``i:``), up to and with its first colon."""
+    return key[:key.find(":") + 1]
+
+
+def bucket_of(seconds: float) -> int:
+    """The hour (since the epoch) that a Unix time falls in."""
+    return int(seconds // BUCKET_SECONDS)
+
+
+def bucket_start(bucket: int) -> str:
+    """When an hour bucket begins, as ISO 8601 UTC."""
+    return datetime.fromtimestamp(bucket * BUCKET_SECONDS, UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long each family of keys is kept after it is recorded; ``FOREVER`` (0) keeps it for good.
+
+    Orders and refunds (``o:``) share the backflow retention with the backflow event ids (``b:``).
+    """
+
+    touch: timedelta = FOREVER
+    backflow: timedelta = FOREVER
+    identity: timedelta = FOREVER
+
+    @classmethod
+    def from_settings(cls, intake: IntakeSettings) -> Retention:
+        """The retention the intake settings ask for."""
+        return cls(touch=intake.dedupe_retention_touch, backflow=intake.dedupe_retention_backflow,
+                   identity=intake.dedupe_retention_identity)
+
+    def by_family(self) -> dict[str, timedelta]:
+        """Each family prefix and how long its keys are kept."""
+        return {TOUCH: self.touch, BACKFLOW: self.backflow, ORDER: self.backflow, IDENTITY: self.identity}
+
+
+def _keys_by_family(entries: Iterable[tuple[int, str, list[dict[str, Any]]]]) -> dict[str, list[str]]:
+    """The keys of log ``entries``, grouped by family (touches, the bulk, without a look at each key)."""
+    families: dict[str, list[str]] = defaultdict(list)
+    for _end, table, records in entries:
+        if table == "touch":
+            families[TOUCH].extend(touch_keys(records))
+            continue
+        for record in records:
+            for key in keys_of(table, record):
+                families[family_of(key)].append(key)
+    return families
+
+
+def _family_range(family: str) -> tuple[str, str]:
+    """The keys of a family are those ``>=`` the first and ``<`` the second of these."""
+    return family, family[:-1] + chr(ord(family[-1]) + 1)
+
+
 def _chunks(items: list[str]) -> Iterator[list[str]]:
     for i in range(0, len(items), _CHUNK):
         yield items[i:i + _CHUNK]
 
 
 class DedupeIndex:
-    """Seen keys: a SQLite file caught up from the log, plus the keys appended since."""
+    """Seen keys: a SQLite file caught up from the log, plus the keys appended since.
 
-    def __init__(self, path: Path) -> None:
+    ``retention``: how long each family is kept (default: forever); ``clock``: Unix seconds now
+    (tests pass their own); ``expire_chunk``: most keys one expiry transaction deletes.
+    """
+
+    def __init__(self, path: Path, *, retention: Retention | None = None, clock: Callable[[], float] = time.time,
+                 expire_chunk: int = EXPIRE_CHUNK) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.retention = retention or Retention()
+        self.expire_chunk = max(1, expire_chunk)
+        self._clock = clock
         # One connection writes (the flusher's thread), one reads (the event loop): WAL lets the
         # reads go on while a large batch of keys is being recorded.
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS seen (k TEXT PRIMARY KEY) WITHOUT ROWID")
-        self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER)")
-        self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
+        self._create_or_upgrade()
+        self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._read_lock = threading.Lock()
         self._json = True
         #: key -> log position of the entry that claimed it (0 while its append is in flight)
         self.recent: dict[str, int] = {}
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on the writer connection (rolled back if the block raises)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _create_or_upgrade(self) -> None:
+        """Create the tables; in a file from before retention, date every key to this hour (all are kept)."""
+        with self._writing() as db:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(seen)")}
+            undated = bool(columns) and "bucket" not in columns
+            now = bucket_of(self._clock())
+            if undated:  # the default dates the existing rows without rewriting them
+                logger.info("dedupe index %s: dating its keys to this hour (none is dropped)", self.path)
+                db.execute(f"ALTER TABLE seen ADD COLUMN bucket INTEGER NOT NULL DEFAULT {now:d}")
+            for statement in _SCHEMA:
+                db.execute(statement)
+            if undated:
+                db.execute(f"INSERT INTO buckets (family, bucket, keys) SELECT {_FAMILY_SQL}, ?, count(*) "
+                           "FROM seen GROUP BY 1", (now,))
 
     @property
     def position(self) -> int:
@@ -143,35 +285,79 @@ class DedupeIndex:
             self.recent[k] = position
 
     def record(self, entries: Iterable[tuple[int, str, list[dict[str, Any]]]], position: int) -> int:
-        """Store the keys of log ``entries`` and the position they reach, in one transaction."""
-        keys: list[str] = []
-        for _end, table, records in entries:
-            if table == "touch":
-                keys.extend(touch_keys(records))
-            else:
-                for record in records:
-                    keys.extend(keys_of(table, record))
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._insert(keys)
-                self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('position', ?)", (position,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return len(keys)
+        """Store the keys of log ``entries``, dated to this hour, and the position they reach, in one
+        transaction; then forget expired keys, at least as many as were stored when that many are due
+        (so the file does not grow once it is as old as its retention). Returns how many keys were stored."""
+        families = _keys_by_family(entries)
+        bucket = bucket_of(self._clock())
+        with self._writing() as db:
+            for family, keys in families.items():
+                added = self._insert(keys, bucket)
+                if added:
+                    db.execute(_TALLY_SQL, (family, bucket, added))
+            db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('position', ?)", (position,))
+        recorded = sum(len(keys) for keys in families.values())
+        try:
+            self.expire(recorded + self.expire_chunk)
+        except sqlite3.Error:  # the keys and position are stored; expiry is tried again on the next record
+            logger.exception("dedupe index %s: forgetting expired keys failed", self.path)
+        return recorded
 
-    def _insert(self, keys: list[str]) -> None:
-        """Add ``keys`` to the SQLite file (inside the caller's transaction): as one JSON array when
-        SQLite has JSON and the keys encode, which spares a Python round trip per key."""
+    def _insert(self, keys: list[str], bucket: int) -> int:
+        """Add ``keys`` to the SQLite file (inside the caller's transaction), dated ``bucket``; how many
+        were new. As one JSON array when SQLite has JSON and the keys encode, which spares a Python
+        round trip per key."""
+        before = self._db.total_changes
         if self._json:
             try:
-                self._db.execute(_INSERT_SQL, (orjson.dumps(keys).decode(),))
-                return
+                self._db.execute(_INSERT_SQL, (bucket, orjson.dumps(keys).decode()))
+                return self._db.total_changes - before
             except (sqlite3.OperationalError, TypeError):
                 pass
-        self._db.executemany("INSERT OR IGNORE INTO seen (k) VALUES (?)", [(k,) for k in keys])
+        self._db.executemany("INSERT OR IGNORE INTO seen (k, bucket) VALUES (?, ?)", [(k, bucket) for k in keys])
+        return self._db.total_changes - before
+
+    def expire(self, limit: int | None = None) -> int:
+        """Forget keys older than their family's retention, oldest hours first: at most ``limit`` (default
+        one chunk), ``expire_chunk`` per transaction. Returns how many were forgotten."""
+        budget = self.expire_chunk if limit is None else limit
+        forgotten = 0
+        for bucket, family in self._due():
+            while forgotten < budget:
+                chunk = min(self.expire_chunk, budget - forgotten)
+                deleted = self._forget(family, bucket, chunk)
+                forgotten += deleted
+                if deleted < chunk:  # the hour is empty now
+                    break
+            if forgotten >= budget:
+                break
+        return forgotten
+
+    def _due(self) -> list[tuple[int, str]]:
+        """``(bucket, family)`` of every hour whose keys have all outlived their family's retention."""
+        now = self._clock()
+        due: list[tuple[int, str]] = []
+        with self._lock:
+            for family, keep in self.retention.by_family().items():
+                if keep <= FOREVER:
+                    continue
+                cutoff = bucket_of(now - keep.total_seconds())  # hours before it ended at least `keep` ago
+                rows = self._db.execute("SELECT bucket FROM buckets WHERE family = ? AND bucket < ?", (family, cutoff))
+                due.extend((bucket, family) for (bucket,) in rows)
+        return sorted(due)
+
+    def _forget(self, family: str, bucket: int, chunk: int) -> int:
+        """Delete at most ``chunk`` keys of ``family`` dated ``bucket``, in one transaction; how many.
+        Fewer than ``chunk`` means none are left: the hour's tally goes too."""
+        low, high = _family_range(family)
+        with self._writing() as db:
+            deleted: int = db.execute(_FORGET_SQL, (bucket, low, high, chunk)).rowcount
+            if deleted < chunk:
+                db.execute("DELETE FROM buckets WHERE family = ? AND bucket = ?", (family, bucket))
+            else:
+                db.execute("UPDATE buckets SET keys = keys - ? WHERE family = ? AND bucket = ?",
+                           (deleted, family, bucket))
+        return deleted
 
     def prune(self, position: int) -> None:
         """Drop in-memory keys whose entries the SQLite file now holds (call on the owning thread)."""
@@ -180,9 +366,20 @@ class DedupeIndex:
             del self.recent[k]
 
     def count(self) -> int:
-        """How many keys the SQLite file holds."""
+        """How many keys the SQLite file holds (counted: a scan of the whole index; see ``stats``)."""
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM seen").fetchone()[0])
+
+    def stats(self) -> dict[str, Any]:
+        """Keys kept and the oldest hour kept, in all and per family, from the tallies (no scan)."""
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT family, sum(keys), min(bucket) FROM buckets WHERE keys > 0 GROUP BY family").fetchall()
+        families = {FAMILY_NAMES.get(family, family): {"keys": int(keys), "oldest": bucket_start(oldest)}
+                    for family, keys, oldest in rows}
+        oldest = min((row[2] for row in rows), default=None)
+        return {"keys": sum(int(row[1]) for row in rows),
+                "oldest": None if oldest is None else bucket_start(oldest), "families": families}
 
     def close(self) -> None:
         """Close the SQLite file."""

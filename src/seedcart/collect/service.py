@@ -237,9 +237,10 @@ class IntakeService:
         self.counts["duplicate"] += outcome.duplicate
 
     def status(self) -> dict[str, Any]:
-        """Log position, queue depth, flusher progress and counters (shown at /healthz)."""
+        """Log position, queue depth, flusher progress, counters, and the keys the dedupe index keeps
+        and since when (shown at /healthz)."""
         out: dict[str, Any] = {"log": self.log.status(), "counts": dict(self.counts),
-                               "dedupe_recent": len(self.dedupe.recent)}
+                               "dedupe_recent": len(self.dedupe.recent), "dedupe": self.dedupe.stats()}
         if self.flusher is not None:
             out["lake"] = self.flusher.status()
         return out

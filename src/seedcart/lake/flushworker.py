@@ -24,23 +24,32 @@ import logging
 import subprocess
 import sys
 import threading
+from dataclasses import fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+from seedcart.collect.dedupe import DedupeIndex, Retention
 from seedcart.errors import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
+
+#: The dedupe retention, per family, as the child receives it (seconds).
+RETENTION_FIELDS = tuple(f.name for f in fields(Retention))
 
 class FlushWorker:
     """The server's side: ``flush(upto)`` runs a step in the child and waits for it (call it from a
     worker thread); ``flushed`` and ``status()`` are the child's last report."""
 
     def __init__(self, log_dir: Path, lake_root: str, dedupe_path: Path, node_id: str, *,
-                 max_records: int, status: dict[str, Any]) -> None:
-        """``status``: the server's own flusher's, where the child takes over (after the replay)."""
+                 max_records: int, status: dict[str, Any], retention: Retention | None = None) -> None:
+        """``status``: the server's own flusher's, where the child takes over (after the replay);
+        ``retention``: the dedupe index's (the child records keys, so it is the one that forgets them)."""
+        keep = retention or Retention()
         self.args = {"log_dir": str(log_dir), "lake_root": lake_root, "dedupe_path": str(dedupe_path),
-                     "node_id": node_id, "max_records": max_records}
+                     "node_id": node_id, "max_records": max_records,
+                     "retention_s": {name: getattr(keep, name).total_seconds() for name in RETENTION_FIELDS}}
         self.rows_written = int(status["rows_written"])  # by this server, whichever process wrote them
         self.starts = 0
         self._status = dict(status)
@@ -120,11 +129,12 @@ class FlushWorker:
 
 def serve(args: dict[str, Any], requests: TextIO, replies: TextIO) -> None:
     """The child's loop: one flush step per request line, until the requests end."""
-    from seedcart.collect.dedupe import DedupeIndex
     from seedcart.lake.ingest import LakeFlusher, warm_up  # (ingest imports this module)
 
     warm_up()
-    index = DedupeIndex(Path(args["dedupe_path"]))
+    retention = Retention(**{name: timedelta(seconds=float(seconds))
+                             for name, seconds in args.get("retention_s", {}).items()})
+    index = DedupeIndex(Path(args["dedupe_path"]), retention=retention)
     try:
         flusher = LakeFlusher(Path(args["log_dir"]), args["lake_root"], index, args["node_id"],
                               max_records=int(args["max_records"]))

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from seedcart.catalog.db import Catalog
-from seedcart.collect.dedupe import DedupeIndex
+from seedcart.collect.dedupe import DedupeIndex, Retention
 from seedcart.collect.fields import now_us
 from seedcart.collect.log import Cursor, DurableLog, iter_entries
 from seedcart.collect.service import IntakeService
@@ -238,7 +238,7 @@ def _open(settings: Settings) -> tuple[DurableLog, DedupeIndex]:
     intake = settings.intake
     log = DurableLog(settings.log_dir, group_commit_ms=intake.group_commit_ms, queue_max=intake.queue_max,
                      segment_bytes=intake.segment_bytes)
-    return log, DedupeIndex(settings.log_dir / "dedupe.sqlite")
+    return log, DedupeIndex(settings.log_dir / "dedupe.sqlite", retention=Retention.from_settings(intake))
 
 
 def warm_up() -> None:
@@ -298,7 +298,8 @@ async def open_intake(settings: Settings, catalog: Catalog, *, background: bool 
         runner: Flusher = flusher
         if background and settings.intake.flush_process:
             worker = FlushWorker(settings.log_dir, settings.resolved_lake_root, index.path, log.node_id,
-                                 max_records=settings.intake.flush_max_records, status=flusher.status())
+                                 max_records=settings.intake.flush_max_records, status=flusher.status(),
+                                 retention=index.retention)
             await asyncio.to_thread(worker.start)
             runner = worker
         service.flusher = runner
