@@ -16,7 +16,7 @@ from seedcart.errors import Forbidden, NotFound, ValidationError
 from seedcart.measure.filters import ReportFilter, Scope
 from seedcart.measure.intervals import Z95
 from seedcart.measure.metrics import METRICS, METRICS_DOC
-from seedcart.measure.reports import _path_label, aggregate, breakdown, model_comparison, note_detail, note_table
+from seedcart.measure.reports import aggregate, breakdown, model_comparison, note_detail, note_table
 from seedcart.measure.store import ReportStore
 from seedcart.measure.testing import World
 
@@ -126,13 +126,6 @@ def test_bad_filters_name_their_field() -> None:
     with pytest.raises(ValidationError) as info:
         aggregate(None, Scope(), ReportFilter(), by="nope")  # type: ignore[arg-type]
     assert info.value.field == "by"
-
-
-def test_paths_fold_repeats_and_keep_their_end() -> None:
-    assert _path_label(["impression", "impression", "read", "link_click"], "order") == \
-        "impression ×2 → read → link_click → order"
-    long = [f"k{i}" for i in range(10)]
-    assert _path_label(long, "visit") == "… → k4 → k5 → k6 → k7 → k8 → k9 → visit"
 
 
 def test_docs_carry_every_formula() -> None:

@@ -28,8 +28,6 @@ GROUP_KEYS: Final[dict[str, str]] = {
     "partner": "partner", "day": "day",
 }
 
-#: Runs of touches a top path shows before it is shortened.
-PATH_STEPS: Final = 6
 #: Days of path rollups a note's top paths are read from (the latest days with credit for the note).
 PATH_DAYS: Final = 90
 
@@ -207,40 +205,22 @@ def note_detail(store: ReportStore, scope: Scope, flt: ReportFilter, note_id: st
             "roi_tx": roi_tx, "top_paths": top_paths(store, flt, note_id)}
 
 
-def _path_label(steps: list[str], action: str) -> str:
-    """``a, a, b`` -> ``a ×2 → b``; only the last :data:`PATH_STEPS` runs are kept (``… →`` before them)."""
-    runs: list[list[Any]] = []
-    for step in steps:
-        if runs and runs[-1][0] == step:
-            runs[-1][1] += 1
-        else:
-            runs.append([step, 1])
-    labels = [f"{step} ×{n}" if n > 1 else str(step) for step, n in runs]
-    if len(labels) > PATH_STEPS:
-        labels = ["…", *labels[-PATH_STEPS:]]
-    return " → ".join([*labels, action])
-
-
 def top_paths(store: ReportStore, flt: ReportFilter, note_id: str, *, limit: int = 10) -> list[dict[str, Any]]:
     """The commonest touch sequences behind back-link events credited to the note.
 
     A path lists the converting user's candidate touches in time order (``linear`` credit rows hold
     them all; on a day without linear rows, the report model's own rows), then the action.
     Touches on other notes show as ``other``; repeats fold into ``kind ×n``; long paths keep their end.
-    Read from the path rollup (``rollup_note_path_day``) of the latest :data:`PATH_DAYS` days on which
-    the note was credited within the filter.
+    The rollup (``rollup_note_path_day``) holds these labels ready (the rule is in its SQL,
+    :mod:`seedcart.measure.rollup`); here they are summed over the latest :data:`PATH_DAYS` days on
+    which the note was credited within the filter.
     """
     wh, params = where(Scope(), replace(flt, note_id=note_id), credit=True)
     found = store.query(f"SELECT DISTINCT day FROM back WHERE {wh} ORDER BY day DESC LIMIT {PATH_DAYS}", params)
     days = [row["day"].isoformat() for row in found]
-    sql = """SELECT action, steps, sum(events) AS w FROM read_parquet($files)
-             WHERE note_id = $note AND model = $model GROUP BY action, steps"""
-    counts: dict[str, float] = {}
+    sql = """SELECT path, sum(events) AS events FROM read_parquet($files)
+             WHERE note_id = $note AND model = $model GROUP BY path ORDER BY events DESC, path LIMIT $limit"""
     rows, _ = read_listed(lambda: rollup_files(store.root, PATH_DAY, days),
                           lambda files: store.query(sql, {"files": [str(f) for f in files], "note": note_id,
-                                                          "model": flt.model}) if files else [])
-    for row in rows:
-        label = _path_label(list(row["steps"]), str(row["action"]))
-        counts[label] = counts.get(label, 0.0) + float(row["w"])
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
-    return [{"path": path, "events": events} for path, events in ranked]
+                                                          "model": flt.model, "limit": limit}) if files else [])
+    return [{"path": str(row["path"]), "events": float(row["events"])} for row in rows]

@@ -51,7 +51,7 @@ logger = logging.getLogger(__name__)
 ROLLUP_FILE = "rollup.parquet"
 MANIFEST = "_manifest.json"
 #: Bump when the rollup SQL changes: every day is rebuilt once.
-ROLLUP_VERSION = 2
+ROLLUP_VERSION = 3
 
 DEEP_READ_DWELL_MS = 5_000
 DEEP_READ_WATCH_RATIO = 0.5
@@ -115,7 +115,14 @@ ORDER BY brand_id NULLS FIRST, note_id, placement NULLS FIRST, campaign_id NULLS
          partner NULLS FIRST, mode NULLS FIRST, model, action, lag_day
 """
 
-_PATH_SQL = """
+#: Runs of equal steps a path label keeps: its last ones, after ``…`` when earlier runs are cut.
+PATH_STEPS = 6
+
+#: Paths are labelled here, the one place that knows the rule: each credited event's touches as the
+#: note sees them (its own touch's kind, else ``other``), runs of equal steps folded into ``kind ×n``,
+#: only the last :data:`PATH_STEPS` runs kept (whole), then the action, joined by `` → ``. Grouping
+#: these short labels, not the events' raw step lists (~100 steps each), is what keeps the build cheap.
+_PATH_SQL = f"""
 WITH c AS (
     SELECT partner, event_id, note_id, model, action, weight, touch_kind, touch_ts, touch_event_id
     FROM read_parquet($files, union_by_name = true)
@@ -124,22 +131,36 @@ source AS (SELECT bool_or(model = 'linear') AS linear FROM c),
 paths AS (  -- every event's touches in order: from its linear rows, else per model from the model's own
     SELECT partner, event_id, CASE WHEN (SELECT linear FROM source) THEN NULL ELSE model END AS own_model,
         any_value(action) AS action, max(weight) AS w,
-        list({'n': note_id, 'k': touch_kind} ORDER BY touch_ts, touch_event_id) AS touches
+        list({{'n': note_id, 'k': touch_kind}} ORDER BY touch_ts, touch_event_id) AS touches
     FROM c
     WHERE model = 'linear' OR NOT (SELECT linear FROM source)
     GROUP BY ALL
 ),
 credited AS (SELECT DISTINCT partner, event_id, note_id, model FROM c WHERE note_id IS NOT NULL),
-grouped AS (
-    SELECT CAST($day AS DATE) AS day, e.note_id, e.model, p.action,
-        list_transform(p.touches, lambda t: CASE WHEN t.n = e.note_id THEN t.k ELSE 'other' END) AS steps,
-        sum(p.w) AS events
+seen AS (  -- each credited event's path as the note sees it
+    SELECT e.note_id, e.model, p.action, p.w,
+        list_transform(p.touches, lambda t: CASE WHEN t.n = e.note_id THEN t.k ELSE 'other' END) AS steps
     FROM credited e JOIN paths p ON p.partner = e.partner AND p.event_id = e.event_id
         AND (p.own_model IS NULL OR p.own_model = e.model)
-    GROUP BY ALL
+),
+bounds AS (  -- the (1-based) position where each run of equal steps starts
+    SELECT *, list_filter(range(1, len(steps) + 1), lambda i: i = 1 OR steps[i] <> steps[i - 1]) AS starts
+    FROM seen
+),
+folded AS (  -- each run of equal steps: the step and how many times it repeats
+    SELECT note_id, model, action, w, list_transform(starts, lambda s, i:
+        {{'step': steps[s], 'n': coalesce(starts[i + 1], len(steps) + 1) - s}}) AS runs
+    FROM bounds
 )
-SELECT * FROM grouped
-ORDER BY note_id, model, action, hash(steps)  -- deterministic, and far cheaper than comparing long lists
+SELECT CAST($day AS DATE) AS day, note_id, model, action,
+    array_to_string(list_concat(
+        CASE WHEN len(runs) > {PATH_STEPS} THEN ['…'] ELSE [] END,
+        list_transform(runs[-{PATH_STEPS}:], lambda r: CASE WHEN r.n > 1 THEN r.step || ' ×' || r.n ELSE r.step END),
+        [action]), ' → ') AS path,
+    sum(w) AS events
+FROM folded
+GROUP BY ALL
+ORDER BY note_id, model, action, path
 """
 
 

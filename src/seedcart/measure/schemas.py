@@ -7,7 +7,8 @@ Both live in the lake next to the tables they summarise, one file per UTC day
 - ``rollup_credit_day``: credited back-link counts and GMV per the same keys x model x action
   x lag day, with the Horvitz-Thompson variance of each sampled estimate.
 - ``rollup_note_path_day``: the paths of the back-link events credited to each note, per day x
-  model x action, as seen from that note (its touches by kind, every other note's as ``other``).
+  model x action, as seen from that note (its touches by kind, every other note's as ``other``),
+  labelled as the note detail shows them (repeats folded, long paths cut to their end).
 """
 
 from __future__ import annotations
@@ -68,14 +69,16 @@ ROLLUP_CREDIT_DAY: Final = pa.schema(
 
 #: Paths to conversion as one note sees them: the events credited to ``note_id`` under ``model``,
 #: each as its candidate touches in time order (from the ``linear`` credit rows, which hold them all,
-#: or the model's own rows on a day without linear rows), summed by weight per distinct path.
+#: or the model's own rows on a day without linear rows), summed by weight per distinct path label:
+#: the label the note detail shows, e.g. ``… → impression ×2 → other → link_click → order``
+#: (labelling rule: ``_PATH_SQL`` in :mod:`seedcart.measure.rollup`).
 ROLLUP_PATH_DAY: Final = pa.schema(
     [
         pa.field("day", pa.date32(), nullable=False),
         pa.field("note_id", pa.string(), nullable=False),
         pa.field("model", pa.string(), nullable=False),
         pa.field("action", pa.string(), nullable=False),
-        pa.field("steps", pa.list_(pa.string()), nullable=False),  # touch kinds; "other" for other notes
+        pa.field("path", pa.string(), nullable=False),  # touch kinds ("other" for other notes), then the action
         pa.field("events", pa.float64(), nullable=False),  # sum of the events' weights (1 / sample_rate)
     ]
 )
