@@ -66,8 +66,23 @@ class AttributionSettings(BaseModel):
     position_weights: tuple[float, float, float] = Field(
         default=(0.4, 0.2, 0.4), description="First / middle (shared) / last weights of position_based."
     )
+    incremental: bool = Field(
+        default=True,
+        description="In the server, credit new lake files by re-crediting only the events they can change "
+        "(seconds); off: every change re-credits the whole lake.",
+    )
+    incremental_max_share: float = Field(
+        default=0.2, gt=0, le=1,
+        description="An incremental pass that would re-credit more than this share of all back-link events "
+        "gives way to a full pass (cheaper then: it writes each day once).",
+    )
+    full_every: timedelta = Field(
+        default=timedelta(minutes=15),
+        description="Longest time between full passes while the inputs change. A full pass re-solves the "
+        "path models (markov, shapley) over every path and rewrites every day of the credit table.",
+    )
 
-    _parse = field_validator("half_life", mode="before")(_duration)
+    _parse = field_validator("half_life", "full_every", mode="before")(_duration)
 
 
 class IntakeSettings(BaseModel):

@@ -23,7 +23,8 @@ from seedcart.serve.app import SERVICES, create_app
 
 def _credit_rows(settings: Settings) -> list[dict[str, Any]]:
     files = table_files(settings.resolved_lake_root, "credit")
-    return pa.concat_tables([pq.read_table(f) for f in files]).to_pylist() if files else []
+    tables = [pq.read_table(f) for f in files]  # day files differ in nullability (COPY keeps NOT NULL)
+    return pa.concat_tables(tables, promote_options="permissive").to_pylist() if files else []
 
 
 def _wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:

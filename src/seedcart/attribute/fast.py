@@ -35,6 +35,7 @@ from seedcart.attribute.candidates import prepare_events, prepare_touches
 from seedcart.attribute.config import AttributionConfig
 from seedcart.attribute.paths import PATH_RULES, solve_paths
 from seedcart.attribute.pathsolve import SEP
+from seedcart.attribute.pathstore import PathStore
 from seedcart.lake.schemas import CREDIT
 from seedcart.types import TOUCH_CLASSES, Model
 
@@ -145,8 +146,10 @@ def _raw(con: Any, statement: str, stage: str) -> None:
 
 
 def fast_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, config: AttributionConfig,
-               chosen: list[Model]) -> list[ir.Table]:
-    """The credit table as one DuckDB view (see the module docstring); ``[]`` when no model is chosen."""
+               chosen: list[Model], *, paths: PathStore | None = None) -> list[ir.Table]:
+    """The credit table as one DuckDB view (see the module docstring); ``[]`` when no model is chosen.
+
+    ``paths`` keeps the path models' solve between runs (``paths.solve_paths``)."""
     if not chosen:
         return []
     ev_expr = prepare_events(events, config)
@@ -176,7 +179,7 @@ def fast_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, c
         c_t = con.table(cand_name).select("_eid", "_tid")
         wide = c_t.join(ev_t.drop("match_key", "click_id", "received_at", "category", "sample_rate"), "_eid")
         wide = wide.join(tt_t.select("_tid", "t_ts", "t_event_id", "t_note_id", "t_user_id"), "_tid")
-        per_event, shares = solve_paths(wide, ev_t, tt_t, config, path_chosen, conv=con.table(conv_name))
+        per_event, shares = solve_paths(wide, ev_t, tt_t, config, path_chosen, conv=con.table(conv_name), store=paths)
         path_of = _q(_temp("path_of"))
         _raw(con, f"CREATE TEMP TABLE {path_of} AS SELECT e._eid, p._ppid FROM {ev} e "
                   f"JOIN ({ibis.to_sql(per_event, dialect='duckdb')}) p ON e.partner = p._pp AND e.event_id = p._pe",

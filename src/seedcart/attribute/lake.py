@@ -20,7 +20,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from seedcart.attribute.config import config_from_settings
+from seedcart.attribute.config import AttributionConfig, config_from_settings
+from seedcart.attribute.pathstore import PathStore
 from seedcart.attribute.pipeline import attribute_arrow, attribute_parts
 from seedcart.config import Settings
 from seedcart.lake import journal
@@ -46,8 +47,9 @@ def _tune_duckdb(con: Any, settings: Settings) -> None:
         con.raw_sql(statement)
 
 
-def _inputs(settings: Settings, catalog: Any, engine: Engine | None, models: tuple[Model, ...] | None,
-            con: Any) -> tuple[Any, ir.Table, ir.Table, ir.Table, Any]:
+def open_inputs(settings: Settings, catalog: Any, engine: Engine | None, models: tuple[Model, ...] | None,
+                con: Any) -> tuple[Any, ir.Table, ir.Table, ir.Table, AttributionConfig]:
+    """The engine connection (tuned for DuckDB), the lake's touch, backflow and identity tables, the config."""
     config = config_from_settings(settings, catalog, models=models)
     con = con if con is not None else connect(engine or settings.engine)
     if con.name == "duckdb":
@@ -60,7 +62,7 @@ def _inputs(settings: Settings, catalog: Any, engine: Engine | None, models: tup
 def compute_credit(settings: Settings, catalog: Any = None, *, engine: Engine | None = None,
                    models: tuple[Model, ...] | None = None, con: Any = None) -> pa.Table:
     """The credit table computed from the lake under ``settings`` (nothing written)."""
-    con, touches, events, identity, config = _inputs(settings, catalog, engine, models, con)
+    con, touches, events, identity, config = open_inputs(settings, catalog, engine, models, con)
     return attribute_arrow(touches, events, identity, config)
 
 
@@ -77,7 +79,7 @@ def credit_sql(expr: ir.Table) -> str:
     return f"SELECT {columns}, strftime(\"ts\", '%Y-%m-%d') AS \"date\" FROM ({inner}) AS _credit"
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -105,7 +107,7 @@ def copy_credit(con: Any, parts: list[ir.Table], root: str | Path) -> int:
         for part_dir in sorted(staging.glob("*/date=*")):
             files = sorted(part_dir.glob("*.parquet"))
             for f in files:
-                _fsync_file(f)
+                fsync_file(f)
             staged.setdefault(part_dir.name, []).extend(files)
         _swap(Path(root), directory, staged)
     finally:
@@ -137,11 +139,15 @@ def _swap(root: Path, directory: Path, staged: dict[str, list[Path]]) -> None:
 
 
 def rebuild_credit(settings: Settings, catalog: Any = None, *, engine: Engine | None = None,
-                   models: tuple[Model, ...] | None = None) -> int:
-    """Recompute the whole credit table from the lake and replace it; returns its row count."""
-    con, touches, events, identity, config = _inputs(settings, catalog, engine, models, None)
+                   models: tuple[Model, ...] | None = None, paths: PathStore | None = None) -> int:
+    """Recompute the whole credit table from the lake and replace it; returns its row count.
+
+    ``paths``: where to save the path models' solve for incremental passes (DuckDB only).
+    """
+    con, touches, events, identity, config = open_inputs(settings, catalog, engine, models, None)
     if con.name == "duckdb":
-        rows = copy_credit(con, attribute_parts(touches, events, identity, config), settings.resolved_lake_root)
+        parts = attribute_parts(touches, events, identity, config, paths=paths)
+        rows = copy_credit(con, parts, settings.resolved_lake_root)
     else:
         table = attribute_arrow(touches, events, identity, config)
         LakeWriter(settings.resolved_lake_root).replace_table("credit", table)

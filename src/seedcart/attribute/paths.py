@@ -23,6 +23,7 @@ from seedcart.attribute.candidates import f64, i64
 from seedcart.attribute.config import AttributionConfig
 from seedcart.attribute.markov import markov_shares
 from seedcart.attribute.pathsolve import SEP, solve_summary
+from seedcart.attribute.pathstore import PathStore
 from seedcart.attribute.shapley import ShareRule, shapley_shares
 from seedcart.lake.engines import register_arrow
 from seedcart.types import TOUCH_CLASSES
@@ -105,23 +106,31 @@ def solve_shares(summary: pa.Table, models: list[str]) -> tuple[pa.Table, pa.Tab
 
 
 def solve_paths(c: ir.Table, events: ir.Table, touches: ir.Table, config: AttributionConfig,
-                models: list[str], *, conv: ir.Table | None = None) -> tuple[ir.Table, ir.Table]:
+                models: list[str], *, conv: ir.Table | None = None,
+                store: PathStore | None = None) -> tuple[ir.Table, ir.Table]:
     """Solve the path models once for candidate rows ``c``: ``(per_event, shares)``.
 
     ``per_event`` gives each event's converting path id ``(_pp, _pe, _ppid)`` (partner, event id,
     path id); ``shares`` each note's share of one conversion on a path ``(_pid, _snote, _smodel,
     _share)``. Paths are joined back by this small integer id: the long path strings are matched once
     per event, not once per (event, touch). ``conv``, when given, is :func:`converting_paths` of ``c``
-    computed by an engine's fast path.
+    computed by an engine's fast path. With a ``store``, a full solve is saved to it, or (``store.reuse``)
+    the shares come from its saved solve instead (``seedcart.attribute.pathstore``).
     """
     started = time.perf_counter()
     conv = conv if conv is not None else materialise(converting_paths(c), "paths")
     converted = time.perf_counter()
-    summary = path_summary(c, conv, events, touches, config).to_pyarrow()
-    summarised = time.perf_counter()
-    path_ids, share_rows = solve_shares(summary, models)
-    logger.debug("paths: converting %.2f s, summary of %d paths %.2f s, solved in %.2f s", converted - started,
-                 summary.num_rows, summarised - converted, time.perf_counter() - summarised)
+    if store is not None and store.reuse:
+        path_ids, share_rows = store.shares_for(conv.to_pyarrow(), models)
+        logger.debug("paths: %d from the stored solve in %.2f s", path_ids.num_rows, time.perf_counter() - converted)
+    else:
+        summary = path_summary(c, conv, events, touches, config).to_pyarrow()
+        summarised = time.perf_counter()
+        path_ids, share_rows = solve_shares(summary, models)
+        if store is not None:
+            store.save(summary, path_ids, share_rows, models)
+        logger.debug("paths: converting %.2f s, summary of %d paths %.2f s, solved in %.2f s", converted - started,
+                     summary.num_rows, summarised - converted, time.perf_counter() - summarised)
     con = c.get_backend()
     ids, shares = register_arrow(con, path_ids, "path_ids"), register_arrow(con, share_rows, "shares")
     per_event = conv.join(ids, [conv._bkey == ids._sbkey, conv.action == ids._saction, conv.path == ids._spath])

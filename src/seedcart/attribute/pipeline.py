@@ -18,6 +18,7 @@ from seedcart.attribute.candidates import candidates, epoch_s, f64, prepare_even
 from seedcart.attribute.config import AttributionConfig
 from seedcart.attribute.fast import fast_parts
 from seedcart.attribute.paths import PATH_RULES, PathCredit, path_shares
+from seedcart.attribute.pathstore import PathStore
 from seedcart.lake.schemas import CREDIT, conform
 from seedcart.types import Model
 
@@ -58,17 +59,18 @@ def _refund_rows(credit: ir.Table, events: ir.Table) -> ir.Table:
 
 def attribute_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None,
                     config: AttributionConfig | None = None,
-                    models: tuple[Model, ...] | None = None) -> list[ir.Table]:
+                    models: tuple[Model, ...] | None = None, *, paths: PathStore | None = None) -> list[ir.Table]:
     """The credit table as disjoint parts whose union is :func:`attribute`: one per model, then refunds.
 
     An engine can run (and write) the parts one at a time, so only one model's windows hold memory.
     On DuckDB (unless ``config.fast_paths`` is off) the parts are the one view of
-    ``seedcart.attribute.fast``, which computes every model in one narrow pass.
+    ``seedcart.attribute.fast``, which computes every model in one narrow pass; there ``paths`` keeps the
+    path models' solve between runs (``seedcart.attribute.pathstore``).
     """
     config = config or AttributionConfig()
     chosen = list(models or config.models)
     if config.fast_paths and events.get_backend().name == "duckdb":
-        return fast_parts(touches, events, identity, config, chosen)
+        return fast_parts(touches, events, identity, config, chosen, paths=paths)
     ev = materialise(prepare_events(events, config), "events")
     tt = prepare_touches(touches)
     c = materialise(candidates(ev, tt, identity), "candidates")

@@ -1,12 +1,17 @@
-"""In-server crediting: watch the lake for new touch, backflow and identity files and re-credit.
+"""In-server crediting: watch the lake for new touch, backflow and identity files and credit them.
 
-Every ``interval`` seconds the service lists the input tables' files; when the set changed (new
-backflow, late touches, new identity pairs) it recomputes the credit table in a worker thread and
-replaces it. Recomputing everything is what makes a late touch re-credit the events it changes and
-keeps the served table equal to a full rebuild by construction. A rebuild costs time proportional
-to the lake (about 5 minutes for 11M touches today), so after each run the service waits at least
-as long as that run took: crediting never takes more than about half the machine while live
-traffic keeps changing the inputs. ``status()`` reports the last run at /healthz.
+Every ``interval`` seconds the service lists the input tables' files. When files were added, an
+incremental pass (``seedcart.attribute.incremental``) re-credits only the back-link events they can
+change: new backflow, events a late touch falls before, events whose match key gained an identity.
+That takes seconds, not a rebuild of the lake. Per-event models then hold exactly what a full rebuild
+gives; the path models credit new paths from the last full solve (``seedcart.attribute.pathstore``).
+
+A full pass recomputes the whole credit table and re-solves the path models. It runs at start,
+when a file already credited changed or went away (compaction), when the run configuration changed
+(lookbacks in the catalog), with ``attribution.incremental`` off or on an engine other than DuckDB,
+and at least every ``attribution.full_every`` while the inputs keep changing. After a full pass
+the service waits at least as long as that pass took, so crediting never takes more than about
+half the machine. ``status()`` reports the passes at /healthz.
 """
 
 from __future__ import annotations
@@ -18,15 +23,37 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+from seedcart.attribute.config import config_from_settings
+from seedcart.attribute.incremental import Delta, recredit
 from seedcart.attribute.lake import rebuild_credit
+from seedcart.attribute.pathstore import PathStore
 from seedcart.config import Settings
 from seedcart.lake.reader import table_files
 
 logger = logging.getLogger(__name__)
 
 INPUTS = ("touch", "backflow", "identity")
+#: The committed input files, by table: path → size.
+Listing = dict[str, dict[Path, int]]
+
+
+def list_inputs(root: str | Path) -> Listing:
+    """The committed files of the input tables with their sizes."""
+    return {table: {p: p.stat().st_size for p in table_files(root, table)} for table in INPUTS}
+
+
+def delta_of(before: Listing, now: Listing) -> Delta | None:
+    """The files added since ``before``; None when a file of ``before`` changed or went away."""
+    added: dict[str, tuple[Path, ...]] = {}
+    for table in INPUTS:
+        old, new = before.get(table, {}), now.get(table, {})
+        if any(new.get(path) != size for path, size in old.items()):
+            return None
+        added[table] = tuple(sorted(p for p in new if p not in old))
+    return Delta(touch=added["touch"], backflow=added["backflow"], identity=added["identity"])
 
 
 class AttributionService:
@@ -36,39 +63,67 @@ class AttributionService:
         self.settings = settings
         self.catalog = catalog
         self.interval = interval
-        self.seen: tuple[str, ...] = ()
+        self.seen: Listing = {}
+        self.paths = PathStore(Path(settings.resolved_lake_root).parent / "state" / "path-solve")
         self.runs = 0
+        self.full_runs = 0
         self.rows = 0
+        self.last_kind: str | None = None
+        self.last_events: int | None = None
         self.last_seconds: float | None = None
+        self.last_full_seconds: float | None = None
         self.last_error: str | None = None
+        self._full_at: float | None = None
+        self._config: str | None = None
         self._task: asyncio.Task[None] | None = None
 
-    def fingerprint(self) -> tuple[str, ...]:
-        """The committed input files, by name and size."""
-        root = self.settings.resolved_lake_root
-        return tuple(f"{p}:{p.stat().st_size}" for table in INPUTS for p in table_files(root, table))
+    def _wants_full(self, delta: Delta | None, config: str) -> bool:
+        settings = self.settings.attribution
+        return (delta is None or not settings.incremental or self.settings.engine != "duckdb"
+                or self._full_at is None or config != self._config or self.paths.models() is None
+                or time.monotonic() - self._full_at >= settings.full_every.total_seconds())
+
+    def _full(self, config: str) -> None:
+        self.paths.reuse = False
+        self.rows = rebuild_credit(self.settings, self.catalog, paths=self.paths)
+        self.paths.reuse = True
+        self._full_at, self._config = time.monotonic(), config
+        self.full_runs += 1
+        self.last_kind, self.last_events = "full", None
 
     def run_once(self) -> bool:
-        """Re-credit when the inputs changed since the last run; True when it ran."""
-        current = self.fingerprint()
+        """Credit what changed since the last pass (module docstring); True when a pass ran."""
+        current = list_inputs(self.settings.resolved_lake_root)
         if current == self.seen:
             return False
         started = time.perf_counter()
         try:
-            self.rows = rebuild_credit(self.settings, self.catalog)
+            config = repr(config_from_settings(self.settings, self.catalog))
+            delta = delta_of(self.seen, current)
+            full = self._wants_full(delta, config)
+            if not full and delta is not None:
+                result = recredit(self.settings, self.catalog, delta, self.paths,
+                                  max_share=self.settings.attribution.incremental_max_share)
+                self.last_kind, self.last_events = "incremental", result.events
+                full = result.too_many
+            if full:
+                self._full(config)
         except Exception as exc:  # keep serving; report the failure at /healthz
             self.last_error = f"{type(exc).__name__}: {exc}"
+            self._full_at = None  # whatever failed, the next pass starts over
             logger.exception("attribution run failed")
             return False
         self.seen = current
         self.runs += 1
         self.last_error = None
         self.last_seconds = time.perf_counter() - started
+        if self.last_kind == "full":
+            self.last_full_seconds = self.last_seconds
         return True
 
     def pause(self) -> float:
-        """Seconds to wait before the next look: the interval, or as long as the last run took."""
-        return max(self.interval, self.last_seconds or 0.0)
+        """Seconds to wait before the next look: the interval, or as long as the last full pass took."""
+        return max(self.interval, (self.last_seconds or 0.0) if self.last_kind == "full" else 0.0)
 
     async def _run_in_background(self) -> None:
         """``run_once`` on a daemon thread: a stopping server never waits minutes for a rebuild to end
@@ -107,9 +162,11 @@ class AttributionService:
                 await self._task
 
     def status(self) -> dict[str, Any]:
-        """Runs so far, rows of the credit table, seconds of the last run, last error."""
-        return {"runs": self.runs, "rows": self.rows, "last_seconds": self.last_seconds,
-                "last_error": self.last_error, "credit_current": self.seen == self.fingerprint()}
+        """Passes so far, rows of the last full pass, what the last pass did and took, the last error."""
+        return {"runs": self.runs, "full_runs": self.full_runs, "rows": self.rows, "last_kind": self.last_kind,
+                "last_events": self.last_events, "last_seconds": self.last_seconds,
+                "last_full_seconds": self.last_full_seconds, "last_error": self.last_error,
+                "credit_current": self.seen == list_inputs(self.settings.resolved_lake_root)}
 
 
 @asynccontextmanager
