@@ -8,6 +8,11 @@ import warnings
 import ibis.expr.types as ir
 
 
+def quote(name: str) -> str:
+    """An SQL identifier, double-quoted (DuckDB and Spark SQL)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _name(tag: str) -> str:
     return f"_seedcart_{tag}_{uuid.uuid4().hex[:12]}"
 

@@ -30,7 +30,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from seedcart.attribute.backends import materialise
+from seedcart.attribute.backends import materialise, quote
 from seedcart.attribute.candidates import prepare_events, prepare_touches
 from seedcart.attribute.config import AttributionConfig
 from seedcart.attribute.paths import PATH_RULES, solve_paths
@@ -47,10 +47,6 @@ _EPOCH_S = "CAST(floor(epoch_us({}) / 1000000.0) AS BIGINT)"
 
 def _epoch_s(column: str) -> str:
     return _EPOCH_S.format(column)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _temp(tag: str) -> str:
@@ -158,20 +154,20 @@ def fast_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, c
     tt_t = materialise(tt_expr.mutate(_tid=ibis.row_number().over(order_by=[tt_expr.t_ts, tt_expr.t_event_id])),
                        "touches")
     con = ev_t.get_backend()
-    ev, tt = _q(_name_of(ev_t)), _q(_name_of(tt_t))
+    ev, tt = quote(_name_of(ev_t)), quote(_name_of(tt_t))
     identity_sql = None
     if identity is not None:
         ids = identity.select(_key=identity.match_key.cast("string"), _user=identity.user_id.cast("string"))
-        identity_sql = "SELECT * FROM " + _q(_name_of(materialise(ids.distinct(), "identity")))
+        identity_sql = "SELECT * FROM " + quote(_name_of(materialise(ids.distinct(), "identity")))
     cand_name = _temp("candidates")
-    cand = _q(cand_name)
+    cand = quote(cand_name)
     _raw(con, f"CREATE TEMP TABLE {cand} AS {_candidates_sql(ev, tt, identity_sql)}", "candidates")
 
     joins = ""
     path_chosen: list[str] = [m for m in chosen if m in PATH_RULES]
     if path_chosen:
         conv_name = _temp("paths")
-        conv = _q(conv_name)
+        conv = quote(conv_name)
         _raw(con, f"CREATE TEMP TABLE {conv} AS SELECT e.partner, e.event_id, coalesce(e.brand_id, -1) AS _bkey, "
                   f"e.action, e.weight, e.amount, p.path FROM (SELECT _eid, string_agg(t_note_id, chr({ord(SEP)}) "
                   f"ORDER BY _tid) AS path FROM {cand} GROUP BY _eid) p JOIN {ev} e ON e._eid = p._eid",
@@ -180,29 +176,29 @@ def fast_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, c
         wide = c_t.join(ev_t.drop("match_key", "click_id", "received_at", "category", "sample_rate"), "_eid")
         wide = wide.join(tt_t.select("_tid", "t_ts", "t_event_id", "t_note_id", "t_user_id"), "_tid")
         per_event, shares = solve_paths(wide, ev_t, tt_t, config, path_chosen, conv=con.table(conv_name), store=paths)
-        path_of = _q(_temp("path_of"))
+        path_of = quote(_temp("path_of"))
         _raw(con, f"CREATE TEMP TABLE {path_of} AS SELECT e._eid, p._ppid FROM {ev} e "
                   f"JOIN ({ibis.to_sql(per_event, dialect='duckdb')}) p ON e.partner = p._pp AND e.event_id = p._pe",
              "path ids")
-        shares_t = _q(_temp("shares"))  # one row per (path, note), a column per path model
-        pivot = ", ".join(f"max(_share) FILTER (WHERE _smodel = '{m}') AS {_q('_s_' + m)}" for m in path_chosen)
+        shares_t = quote(_temp("shares"))  # one row per (path, note), a column per path model
+        pivot = ", ".join(f"max(_share) FILTER (WHERE _smodel = '{m}') AS {quote('_s_' + m)}" for m in path_chosen)
         _raw(con, f"CREATE TEMP TABLE {shares_t} AS SELECT _pid, _snote, {pivot} "
                   f"FROM ({ibis.to_sql(shares, dialect='duckdb')}) GROUP BY _pid, _snote", "shares")
         joins = (f" LEFT JOIN {path_of} p ON p._eid = c._eid "
                  f"LEFT JOIN {shares_t} s ON s._pid = p._ppid AND s._snote = c.t_note_id")
 
     per_event_sql, columns = _model_columns(cand, chosen, config)
-    per_event_t = _q(_temp("per_event"))
+    per_event_t = quote(_temp("per_event"))
     _raw(con, f"CREATE TEMP TABLE {per_event_t} AS {per_event_sql}", "per-event aggregates")
-    scored = _q(_temp("scored"))
-    select = ", ".join(f"{expr} AS {_q(model)}" for model, expr in columns.items())
+    scored = quote(_temp("scored"))
+    select = ", ".join(f"{expr} AS {quote(model)}" for model, expr in columns.items())
     _raw(con, f"CREATE TEMP TABLE {scored} AS SELECT c._eid, c._tid, c.match, c.lag_s, {select} "
               f"FROM {cand} c JOIN {per_event_t} a ON a._eid = c._eid{joins}", "models")
 
     # one model's rows after another (UNION ALL writes faster than UNPIVOT); NULL: not credited
     long = "(" + " UNION ALL ".join(
-        f"SELECT _eid, _tid, match, lag_s, '{model}' AS model, {_q(model)} AS credit FROM {scored} "
-        f"WHERE {_q(model)} IS NOT NULL" for model in columns) + ")"
+        f"SELECT _eid, _tid, match, lag_s, '{model}' AS model, {quote(model)} AS credit FROM {scored} "
+        f"WHERE {quote(model)} IS NOT NULL" for model in columns) + ")"
     ev = f"(SELECT _eid, partner, event_id, action, ts, brand_id, product_id, order_id, weight, amount FROM {ev})"
     tt = (f"(SELECT _tid, t_event_id, t_ts, t_kind, t_note_id, t_campaign_id, t_placement, t_user_id "
           f"FROM {tt})")
@@ -226,8 +222,8 @@ FROM {long} u JOIN {ev} e ON e._eid = u._eid AND e.action = 'order'
 JOIN {ev} r ON r.action = 'refund' AND r.order_id IS NOT NULL AND r.partner = e.partner AND r.order_id = e.order_id
 JOIN {tt} t ON t._tid = u._tid"""
     view = _temp("credit")
-    names = ", ".join(_q(f.name) for f in CREDIT)
-    _raw(con, f"CREATE TEMP VIEW {_q(view)} AS SELECT {names} FROM ({credited} UNION ALL {refunds})", "view")
+    names = ", ".join(quote(f.name) for f in CREDIT)
+    _raw(con, f"CREATE TEMP VIEW {quote(view)} AS SELECT {names} FROM ({credited} UNION ALL {refunds})", "view")
     with warnings.catch_warnings():  # Ibis reads the view's schema with a call DuckDB 2 deprecates
         warnings.simplefilter("ignore", DeprecationWarning)
         return [con.table(view)]

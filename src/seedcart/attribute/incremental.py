@@ -32,6 +32,7 @@ from typing import Any
 
 import ibis.expr.types as ir
 
+from seedcart.attribute.backends import quote
 from seedcart.attribute.config import AttributionConfig
 from seedcart.attribute.lake import credit_sql, fsync_file, open_inputs
 from seedcart.attribute.pathstore import PathStore
@@ -120,10 +121,6 @@ SELECT e.partner, e.event_id FROM bf e SEMI JOIN orders o ON o.partner = e.partn
 WHERE e.action IN ('order', 'refund')"""
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def affected_inputs(con: Any, tables: dict[str, ir.Table], affected: str) -> tuple[ir.Table, ir.Table, ir.Table]:
     """The affected events, the touches that can be their candidates, and their identity pairs.
 
@@ -186,7 +183,7 @@ def _count(raw: Any, sql: str) -> int:
 
 def _replace_days(raw: Any, root: Path, days: list[str], affected: str, fresh: str, *, staging: Path) -> list[str]:
     """Per day: the files holding affected rows (and the small ones) + the fresh rows → one new file."""
-    columns = ", ".join(_q(f.name) for f in CREDIT)
+    columns = ", ".join(quote(f.name) for f in CREDIT)
     changed: list[str] = []
     staging.mkdir(parents=True, exist_ok=True)
     try:
