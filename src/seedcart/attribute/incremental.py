@@ -34,14 +34,14 @@ import ibis.expr.types as ir
 
 from seedcart.attribute.backends import quote
 from seedcart.attribute.config import AttributionConfig
-from seedcart.attribute.lake import credit_sql, fsync_file, open_inputs
+from seedcart.attribute.lake import credit_sql, fsync_file, open_inputs, stage_replacement
 from seedcart.attribute.pathstore import PathStore
 from seedcart.attribute.pipeline import attribute_parts
 from seedcart.config import Settings
 from seedcart.lake import journal
 from seedcart.lake.reader import table_files
 from seedcart.lake.schemas import CREDIT
-from seedcart.lake.writer import ensure_dir, fsync_dir, partition_dir
+from seedcart.lake.writer import partition_dir
 from seedcart.types import TOUCH_CLASS_OF, Model
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,8 @@ def _scan(paths: tuple[Path, ...] | list[Path], columns: str) -> str:
 
 
 def affected_sql(delta: Delta, backflow: list[Path], identity: list[Path], lookback_s: int) -> str:
-    """SQL of the ``(partner, event_id)`` keys whose credit the delta can change (module docstring)."""
+    """SQL of the ``(partner, event_id, day)`` of every event whose credit the delta can change (module
+    docstring); ``day`` is the credit partition of the event's rows."""
     bf = _scan(backflow, "coalesce(partner, 'user') AS partner, event_id, action, order_id, ts, match_key, click_id, "
                          "brand_id")
     arms: list[str] = []
@@ -115,17 +116,17 @@ k0 AS ({' UNION '.join(arms)}),
 orders AS (
     SELECT DISTINCT e.partner, e.order_id FROM bf e SEMI JOIN k0 k ON k.partner = e.partner AND k.event_id = e.event_id
     WHERE e.order_id IS NOT NULL AND e.action IN ('order', 'refund'))
-SELECT partner, event_id FROM k0
-UNION
-SELECT e.partner, e.event_id FROM bf e SEMI JOIN orders o ON o.partner = e.partner AND o.order_id = e.order_id
-WHERE e.action IN ('order', 'refund')"""
+SELECT DISTINCT e.partner, e.event_id, strftime(e.ts, '%Y-%m-%d') AS day FROM bf e
+WHERE EXISTS (SELECT 1 FROM k0 k WHERE k.partner = e.partner AND k.event_id = e.event_id)
+   OR (e.action IN ('order', 'refund') AND EXISTS (
+       SELECT 1 FROM orders o WHERE o.partner = e.partner AND o.order_id = e.order_id))"""
 
 
 def affected_inputs(con: Any, tables: dict[str, ir.Table], affected: str) -> tuple[ir.Table, ir.Table, ir.Table]:
     """The affected events, the touches that can be their candidates, and their identity pairs.
 
     ``tables`` are the lake's ``touch``, ``backflow`` and ``identity`` tables; ``affected`` the name of
-    a temp table of ``(partner, event_id)`` keys.
+    a temp table of ``(partner, event_id, day)`` (:func:`affected_sql`).
     """
     keys = con.table(affected)
     events = tables["backflow"]
@@ -152,7 +153,7 @@ def recredit(settings: Settings, catalog: Any, delta: Delta, paths: PathStore, *
     affected = f"_seedcart_affected_{uuid.uuid4().hex[:12]}"
     keys = affected_sql(delta, backflow_files, table_files(root, "identity"), longest_lookback(config))
     raw.execute(f"CREATE TEMP TABLE {affected} AS {keys}").fetchall()
-    result = PassResult(events=_count(raw, f"SELECT count(*) FROM {affected}"))
+    result = PassResult(events=_count(raw, f"SELECT count(DISTINCT (partner, event_id)) FROM {affected}"))
     if not result.events:
         return result
     total = _count(raw, f"SELECT count(*) FROM {_scan(backflow_files, 'event_id')}")
@@ -166,10 +167,7 @@ def recredit(settings: Settings, catalog: Any, delta: Delta, paths: PathStore, *
     fresh = f"_seedcart_recredit_{uuid.uuid4().hex[:12]}"
     raw.execute(f"CREATE TEMP TABLE {fresh} AS " + " UNION ALL ".join(f"({credit_sql(p)})" for p in parts)).fetchall()
     result.rows = _count(raw, f"SELECT count(*) FROM {fresh}")
-    days = [str(r[0]) for r in raw.execute(
-        f"SELECT DISTINCT strftime(e.ts, '%Y-%m-%d') FROM {_scan(backflow_files, 'partner, event_id, ts')} e "
-        f"SEMI JOIN {affected} k ON k.partner = coalesce(e.partner, 'user') AND k.event_id = e.event_id "
-        "ORDER BY 1").fetchall()]
+    days = [str(r[0]) for r in raw.execute(f"SELECT DISTINCT day FROM {affected} ORDER BY 1").fetchall()]
     staging = root / "credit" / f".recredit-{uuid.uuid4().hex}"
     result.days = _replace_days(raw, root, days, affected, fresh, staging=staging)
     logger.info("re-credited %d events: %d rows over %d days", result.events, result.rows, len(result.days))
@@ -206,14 +204,9 @@ def _replace_days(raw: Any, root: Path, days: list[str], affected: str, fresh: s
                 out = staging / f"part-{uuid.uuid4().hex}.parquet"
                 written = _count(raw, f"COPY ({kept}SELECT {columns} FROM {fresh} WHERE date = '{day}') "
                                       f"TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
-                outputs = [out.name] if written else []
-                ensure_dir(partition)
-                txn = journal.begin(partition, kind="replace", inputs=[f.name for f in inputs], outputs=outputs)
-                if outputs:
+                if written:
                     fsync_file(out)
-                    out.replace(partition / out.name)
-                    fsync_dir(partition)
-                journal.finish(txn)
+                journal.finish(stage_replacement(partition, [f.name for f in inputs], [out] if written else []))
                 changed.append(day)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

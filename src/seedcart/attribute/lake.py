@@ -115,6 +115,18 @@ def copy_credit(con: Any, parts: list[ir.Table], root: str | Path) -> int:
     return rows
 
 
+def stage_replacement(partition: Path, inputs: list[str], files: list[Path]) -> journal.Txn:
+    """Journal the swap of a partition's ``inputs`` (names) for the fsynced ``files`` and move them in
+    (the commit point); the caller holds the table lock and calls ``journal.finish`` on the result."""
+    ensure_dir(partition)
+    outputs = [f"part-{uuid.uuid4().hex}.parquet" for _ in files]
+    txn = journal.begin(partition, kind="replace", inputs=inputs, outputs=outputs)
+    for source, target in zip(files, outputs, strict=True):
+        os.replace(source, partition / target)
+    fsync_dir(partition)
+    return txn
+
+
 def _swap(root: Path, directory: Path, staged: dict[str, list[Path]]) -> None:
     """Each partition from its old files to the staged ones, under replacement journals."""
     with journal.table_lock(root, "credit"):
@@ -122,15 +134,8 @@ def _swap(root: Path, directory: Path, staged: dict[str, list[Path]]) -> None:
         for partition in partitions:
             journal.recover(partition)
         old = {p.name: [f.name for f in journal.visible_files(p)] for p in partitions}
-        txns = []
-        for name, files in staged.items():
-            partition = partition_dir(root, "credit", name.removeprefix("date="))
-            ensure_dir(partition)
-            outputs = [f"part-{uuid.uuid4().hex}.parquet" for _ in files]
-            txns.append(journal.begin(partition, kind="replace", inputs=old.pop(name, []), outputs=outputs))
-            for source, target in zip(files, outputs, strict=True):
-                os.replace(source, partition / target)
-            fsync_dir(partition)
+        txns = [stage_replacement(partition_dir(root, "credit", name.removeprefix("date=")), old.pop(name, []), files)
+                for name, files in staged.items()]
         for name, files_old in old.items():  # partitions the new credit no longer has
             if files_old:
                 txns.append(journal.begin(directory / name, kind="replace", inputs=files_old, outputs=[]))
