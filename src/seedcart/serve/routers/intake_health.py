@@ -16,7 +16,8 @@ router = APIRouter(tags=["health"])
             responses={503: {"description": "Intake is not running."}})
 def intake_health(state: Annotated[AppState, Depends(app_state)]) -> dict[str, Any]:
     """``log.fsynced`` is the newest acknowledged position; ``lake.flushed`` how far the lake holds it;
-    ``lag`` their difference in records."""
+    ``lag`` their difference in records; ``dedupe`` the keys the dedupe index keeps and the oldest
+    hour it keeps, in all and per family (keys are forgotten past ``intake.dedupe_retention_*``)."""
     status = intake(state).status()
     lake = status.get("lake") or {}
     status["lag"] = status["log"]["fsynced"] - int(lake.get("flushed", 0))
