@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from benchmarks.proc import cpu_seconds
 
 AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
@@ -190,11 +192,26 @@ def _bench_python(work: Path, seconds: int, connections: int, pin: bool, *, floo
         child.terminate()
         child.wait(timeout=60)
     if not floor:
-        from seedcart.collect.log import iter_entries
-
-        result["recorded"] = sum(len(records) for _, table, records in iter_entries(data_dir / "log")
-                                 if table == "touch")
+        result["recorded"] = _clicks_recorded(data_dir)
     return result
+
+
+def _clicks_recorded(data_dir: Path) -> int:
+    """Clicks the stopped server kept: in the lake (its flusher drains the log there on the way out)
+    and any still in the log after the flusher's checkpoint."""
+    import pyarrow.parquet as pq
+
+    from seedcart.collect.log import iter_entries
+    from seedcart.config import load_settings
+    from seedcart.lake.ingest import CHECKPOINT
+    from seedcart.lake.reader import table_files
+
+    settings = load_settings({"SEEDCART__DATA_DIR": str(data_dir)})
+    in_lake = sum(pq.ParquetFile(path).metadata.num_rows for path in table_files(settings.resolved_lake_root, "touch"))
+    checkpoint = settings.log_dir / CHECKPOINT
+    flushed = int(orjson.loads(checkpoint.read_bytes()).get("flushed", 0)) if checkpoint.exists() else 0
+    in_log = sum(len(records) for _, table, records in iter_entries(settings.log_dir, flushed) if table == "touch")
+    return in_lake + in_log
 
 
 def _bench_nginx(work: Path, seconds: int, connections: int, pin: bool) -> dict[str, float] | None:
@@ -278,8 +295,8 @@ def main(argv: list[str] | None = None) -> None:
             ratio = f"{row['rate'] / nginx['rate']:.2f}" if nginx is not None else "-"
             print(f"{name:<40}{row['rate']:>10,.0f}{row['p50']:>9.2f}{row['p99']:>9.2f}{row['cpu_us']:>12.0f}"
                   f"{ratio:>9}")
-    print(f"seedcart: {int(ours['total'])} requests answered, {int(ours['recorded'])} clicks in the log (also "
-          f"those in flight when wrk stopped), {int(ours['errors'])} non-2xx/3xx")
+    print(f"seedcart: {int(ours['total'])} requests answered, {int(ours['recorded'])} clicks recorded (lake and "
+          f"log, also those in flight when wrk stopped), {int(ours['errors'])} non-2xx/3xx")
     if floor is not None:
         print(f"seedcart/floor: {ours['rate'] / floor['rate']:.2f} of the bare server's rate")
     if nginx is not None:

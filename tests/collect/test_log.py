@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from seedcart.collect.log import DurableLog, iter_entries, list_segments
+from seedcart.collect.log import HEADER, DurableLog, _scan, encode_entry, iter_entries, list_segments
 from seedcart.errors import Backpressure, Conflict
 
 
@@ -108,3 +108,41 @@ def test_a_cursor_resumes_reading_where_the_last_read_stopped(tmp_path: Path) ->
     assert cursor.position == 30
     # A cursor ahead of the requested position is ignored, not trusted.
     assert [e[0] for e in iter_entries(tmp_path, 27, None, cursor)] == [28, 29, 30]
+
+
+def test_the_open_segment_is_grown_ahead_in_zeros_and_cut_back_to_its_entries_on_close(tmp_path: Path) -> None:
+    log = DurableLog(tmp_path)
+    log.start_sync()
+    for i in range(50):
+        log.append_sync("touch", [{"event_id": str(i)}])
+    (segment,) = list_segments(tmp_path)
+    entries_bytes = sum(HEADER.size + len(payload) for _o, _e, payload in _scan(segment))
+    assert segment.stat().st_size > entries_bytes  # zeroed space ahead of the entries
+    assert segment.read_bytes()[entries_bytes:].count(0) == segment.stat().st_size - entries_bytes
+    # a reader (the lake flusher) takes the zeros for the end
+    assert [r["event_id"] for _e, _t, rs in iter_entries(tmp_path) for r in rs] == [str(i) for i in range(50)]
+    log.stop_sync()
+    assert segment.stat().st_size == entries_bytes
+
+
+def test_a_crash_leaves_zeros_and_a_torn_write_which_restart_zeroes_and_writes_over(tmp_path: Path) -> None:
+    live, crashed = tmp_path / "live", tmp_path / "crashed"
+    log = DurableLog(live)
+    log.start_sync()
+    for i in range(5):
+        log.append_sync("touch", [{"event_id": str(i)}])
+    (segment,) = list_segments(live)
+    image = bytearray(segment.read_bytes())  # the disk as a kill -9 leaves it: entries, then zeros
+    log.stop_sync()
+    end = sum(HEADER.size + len(payload) for _o, _e, payload in _scan(segment))
+    torn = encode_entry(6, b'{"t":"touch","r":[{"event_id":"never acknowledged"}]}')[:-9]
+    image[end:end + len(torn)] = torn
+    crashed.mkdir()
+    (crashed / segment.name).write_bytes(bytes(image))
+
+    again = DurableLog(crashed)
+    again.start_sync()
+    assert again.fsynced_position == 5
+    assert again.append_sync("touch", [{"event_id": "after"}]) == 6
+    again.stop_sync()
+    assert [r["event_id"] for _e, _t, rs in iter_entries(crashed) for r in rs] == ["0", "1", "2", "3", "4", "after"]

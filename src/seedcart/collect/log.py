@@ -9,9 +9,14 @@ On disk, ``<directory>/seg-<start>.log`` files, each a run of entries::
     payload = orjson {"t": table, "r": [record, ...]}
 
 The log position counts records: an entry holding ``n`` records moves it by ``n``; a segment is
-named after the position before its first entry. On start, a torn or corrupt tail of the newest
-segment (a write cut short by a crash) is truncated away. ``<directory>/LOCK`` is held (flock)
-while a log is open, so two processes never write the same directory.
+named after the position before its first entry. ``<directory>/LOCK`` is held (flock) while a log
+is open, so two processes never write the same directory.
+
+The open segment is a :class:`~seedcart.collect.grownfile.GrownFile`: zeroed space is kept ahead
+of its entries, so an append commits with an ``fdatasync`` that journals no new file size. A header
+of zeros ends a segment as the end of the file does (an entry is never empty); a segment is cut
+back to its last entry when it is rolled or the log is closed. On start, a torn or corrupt tail of
+the newest segment (a write cut short by a crash) is zeroed.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import Any
 
 import orjson
 
+from seedcart.collect.grownfile import GrownFile, zero_tail
 from seedcart.errors import Backpressure, Conflict, StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -74,7 +80,7 @@ def _scan(path: Path, offset: int = 0) -> Iterator[tuple[int, int, bytes]]:
             if len(header) < HEADER.size:
                 return
             length, crc, end = HEADER.unpack(header)
-            if length > MAX_ENTRY_BYTES:
+            if length == 0 or length > MAX_ENTRY_BYTES:  # zeros: the space grown ahead of the entries
                 return
             payload = fh.read(length)
             if len(payload) < length or zlib.crc32(payload) != crc:
@@ -154,9 +160,8 @@ class DurableLog:
         self._fsynced = 0  # after the last entry known durable
         self._entries = 0
         self._fsyncs = 0
-        self._file: Any = None
+        self._file: GrownFile | None = None  # the open segment
         self._segment_start = 0
-        self._segment_size = 0
         self._lock_fd: int | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -333,7 +338,7 @@ class DurableLog:
             return value
 
     def _recover(self) -> None:
-        """Find the end of the log, truncating a torn tail of the newest segment."""
+        """Find the end of the log, zeroing a torn tail of the newest segment."""
         segments = list_segments(self.directory)
         if not segments:
             self._open_segment(0)
@@ -342,25 +347,18 @@ class DurableLog:
         good, end = 0, segment_start(newest)
         for offset, entry_end, _payload in _scan(newest):
             good, end = offset, entry_end
-        size = newest.stat().st_size
-        if size > good:
-            logger.warning("log segment %s: truncating a torn tail of %d bytes", newest.name, size - good)
-            with open(newest, "r+b") as fh:
-                fh.truncate(good)
-                fh.flush()
-                os.fsync(fh.fileno())
+        torn = zero_tail(newest, good)
+        if torn:
+            logger.warning("log segment %s: zeroed a torn tail of %d bytes", newest.name, torn)
         self._position = self._fsynced = end
         self._segment_start = segment_start(newest)
-        self._file = open(newest, "ab")  # noqa: SIM115 - held open for the log's lifetime
-        self._segment_size = good
+        self._file = GrownFile(newest, good)
 
     def _open_segment(self, start: int) -> None:
         if self._file is not None:
-            self._file.close()
-        path = self.directory / segment_name(start)
-        self._file = open(path, "ab")  # noqa: SIM115 - held open for the log's lifetime
+            self._file.close()  # cut back to its entries, fsynced
+        self._file = GrownFile(self.directory / segment_name(start), 0)
         self._segment_start = start
-        self._segment_size = path.stat().st_size
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -405,33 +403,29 @@ class DurableLog:
             item.future.set_result(end)
 
     def _write_entries(self, entries: list[tuple[bytes, int]]) -> list[int]:
-        """Write ``(payload, record count)`` entries, rolling segments as they fill, and fsync;
-        the end position of each. The caller holds ``self._io``."""
+        """Write ``(payload, record count)`` entries, rolling segments as they fill, and make them
+        durable; the end position of each. The caller holds ``self._io``."""
+        assert self._file is not None
         ends: list[int] = []
         chunks: list[bytes] = []
         position = self._position
+        written = self._file.size
         for payload, count in entries:
-            if self._segment_size >= self.segment_bytes:
-                self._flush_chunks(chunks)
+            if written >= self.segment_bytes:
+                self._file.write(b"".join(chunks))
                 chunks = []
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._open_segment(position)
+                self._open_segment(position)  # cuts and fsyncs the full one
+                written = 0
             position += count
             data = encode_entry(position, payload)
             chunks.append(data)
-            self._segment_size += len(data)
+            written += len(data)
             ends.append(position)
-        self._flush_chunks(chunks)
+        self._file.write(b"".join(chunks))
         self._position = position
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        self._file.datasync()
         with self._lock:
             self._fsynced = position
             self._entries += len(entries)
             self._fsyncs += 1
         return ends
-
-    def _flush_chunks(self, chunks: list[bytes]) -> None:
-        if chunks:
-            self._file.write(b"".join(chunks))

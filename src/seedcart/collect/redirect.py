@@ -52,12 +52,18 @@ class TouchLog(Protocol):
 
 
 class Answer(NamedTuple):
-    """An HTTP answer: status, headers and an HTML body (empty for a redirect)."""
+    """An HTTP answer: status, headers and an HTML body (empty for a redirect). A redirect's target is
+    ``location``, apart from ``headers``, which are then the same dict for every click."""
 
     status: int
     headers: dict[str, str]
     body: str = ""
     click_id: str | None = None
+    location: str | None = None
+
+    def all_headers(self) -> dict[str, str]:
+        """``headers`` with ``location`` among them."""
+        return self.headers if self.location is None else {"location": self.location, **self.headers}
 
 
 _PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
@@ -109,11 +115,6 @@ class _Targets:
     app_url: str | None
     web_url: str | None
 
-    def filled(self, click_id: str) -> tuple[str | None, str | None]:
-        app = None if self.app_url is None else self.app_url.replace(_PLACEHOLDER, click_id)
-        web = None if self.web_url is None else self.web_url.replace(_PLACEHOLDER, click_id)
-        return app, web
-
 
 #: Memoised targets by ``id(link)``, each kept with its link so a reused id never matches: the
 #: cache hands out the same ``CachedLink`` object until the link changes, and hashing the whole
@@ -140,7 +141,11 @@ def _targets(link: CachedLink) -> _Targets:
 
 def choose_target(link: CachedLink, ua_class: str, click_id: str) -> Answer:
     """Where this agent goes for this link (see the module docstring)."""
-    app_url, web_url = _targets(link).filled(click_id)
+    targets = _targets(link)
+    if ua_class in ("ios", "android") and targets.app_url is not None:  # the usual click: fill one URL
+        return Answer(302, _NO_STORE, "", click_id, targets.app_url.replace(_PLACEHOLDER, click_id))
+    app_url = None if targets.app_url is None else targets.app_url.replace(_PLACEHOLDER, click_id)
+    web_url = None if targets.web_url is None else targets.web_url.replace(_PLACEHOLDER, click_id)
     if ua_class == "wechat":
         if get(link.partner).blocked_in_wechat or app_url is None:
             return landing_page(web_url, click_id, in_wechat=True)
@@ -153,7 +158,7 @@ def choose_target(link: CachedLink, ua_class: str, click_id: str) -> Answer:
         if app_url is None and web_url is None:
             return not_found_page()
         return landing_page(app_url, click_id, in_wechat=False)
-    return Answer(302, {"location": target, **_NO_STORE}, "", click_id)
+    return Answer(302, _NO_STORE, "", click_id, target)
 
 
 #: Called once a click is durable (``None``) or could not be recorded (the error to answer with).

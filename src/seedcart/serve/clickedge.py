@@ -59,35 +59,31 @@ class _TooLarge(Exception):
     """Raised from a parser callback; the status to answer is on the connection."""
 
 
-_STATUS_LINES: dict[int, bytes] = {}
-_HEADER_LINES: dict[tuple[str, str], bytes] = {}  # the fixed ones: every header but location
+#: The fixed part of answers (status line, every header but location and date), by what decides it.
+_HEADS: dict[tuple[int, tuple[tuple[str, str], ...], int, bool], bytes] = {}
 
 
-def render(status: int, headers: dict[str, str], body: bytes, *, date: bytes, head_only: bool = False,
-           close: bool = False) -> bytes:
+def _head(status: int, headers: dict[str, str], length: int, close: bool) -> bytes:
+    key = (status, tuple(headers.items()), length, close)
+    head = _HEADS.get(key)
+    if head is None:
+        lines = [b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())]
+        lines += [b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+        lines.append(b"content-length: %d\r\n" % length)
+        if close:
+            lines.append(b"connection: close\r\n")
+        head = b"".join(lines)
+        if len(_HEADS) < 1024:
+            _HEADS[key] = head
+    return head
+
+
+def render(status: int, headers: dict[str, str], body: bytes, *, date: bytes, location: str | None = None,
+           head_only: bool = False, close: bool = False) -> bytes:
     """One HTTP/1.1 response as bytes (``head_only``: HEAD, the length GET would send, no body)."""
-    line = _STATUS_LINES.get(status)
-    if line is None:
-        line = _STATUS_LINES[status] = b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())
-    lines = [line]
-    for name, value in headers.items():
-        if name == "location":
-            lines.append(b"location: %s\r\n" % value.encode("latin-1"))
-            continue
-        line = _HEADER_LINES.get((name, value))
-        if line is None:
-            line = b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1"))
-            if len(_HEADER_LINES) < 1024:
-                _HEADER_LINES[name, value] = line
-        lines.append(line)
-    lines.append(b"content-length: %d\r\n" % len(body))
-    if close:
-        lines.append(b"connection: close\r\n")
-    lines.append(date)
-    lines.append(b"\r\n")
-    if not head_only:
-        lines.append(body)
-    return b"".join(lines)
+    head = _head(status, headers, len(body), close)
+    where = b"" if location is None else b"location: %s\r\n" % location.encode("latin-1")
+    return b"".join((head, where, date, b"\r\n", b"" if head_only else body))
 
 
 class ClickEdge:
@@ -278,12 +274,16 @@ class _Connection(asyncio.Protocol):
     # -- answering -----------------------------------------------------------------------------
 
     def _dispatch(self, slot: list[Any], head_only: bool) -> None:
-        try:
-            url = httptools.parse_url(self.url)
-        except httptools.HttpParserInvalidURLError:
-            self._fill(slot, not_found_page(), head_only)
-            return
-        path: bytes = url.path
+        raw = self.url
+        if raw.startswith(_PREFIX) and b"?" not in raw and b"#" not in raw:
+            path, query_bytes = raw, None  # the usual short link: nothing for parse_url to split
+        else:
+            try:
+                url = httptools.parse_url(raw)
+            except httptools.HttpParserInvalidURLError:
+                self._fill(slot, not_found_page(), head_only)
+                return
+            path, query_bytes = url.path, url.query
         if not path.startswith(_PREFIX):
             if path == b"/healthz":
                 self._fill(slot, Answer(200, dict(_JSON), orjson.dumps({"status": "ok", **self.edge.status()})
@@ -292,8 +292,8 @@ class _Connection(asyncio.Protocol):
                 self._fill(slot, not_found_page(), head_only)
             return
         query: dict[str, str] = {}
-        if url.query:
-            for pair in url.query.split(b"&"):
+        if query_bytes:
+            for pair in query_bytes.split(b"&"):
                 key, _, value = pair.partition(b"=")
                 if key in (b"uid", b"placement") and key.decode() not in query:
                     query[key.decode()] = unquote_plus(value.decode("latin-1"))
@@ -318,7 +318,7 @@ class _Connection(asyncio.Protocol):
 
     def _fill(self, slot: list[Any], answer: Answer, head_only: bool) -> None:
         slot[0] = render(answer.status, answer.headers, answer.body.encode(), date=self.edge.date,
-                         head_only=head_only, close=slot[1])
+                         location=answer.location, head_only=head_only, close=slot[1])
         answers = self.answers
         transport = self.transport
         while answers and answers[0][0] is not None:

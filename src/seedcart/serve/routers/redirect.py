@@ -39,7 +39,7 @@ async def answer_click(state: AppState, code: str, *, method: str, ip: str, user
 
 def _response(answer: Answer, method: str) -> Response:
     body = b"" if method == "HEAD" else answer.body.encode()
-    return Response(body, status_code=answer.status, headers=answer.headers)
+    return Response(body, status_code=answer.status, headers=answer.all_headers())
 
 
 @router.api_route("/c/{code}", methods=["GET", "HEAD"], include_in_schema=False)
@@ -90,7 +90,7 @@ async def click_asgi(state: AppState, scope: Scope, send: Send) -> None:
     except SeedcartError as exc:
         answer = error_answer(exc)
     body = answer.body.encode() if answer.body else b""
-    headers = [(_header_name(k), v.encode("latin-1")) for k, v in answer.headers.items()]
+    headers = [(_header_name(k), v.encode("latin-1")) for k, v in answer.all_headers().items()]
     headers.append((b"content-length", str(len(body)).encode()))  # HEAD: the length GET would send
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
