@@ -199,3 +199,47 @@ def test_the_path_store_gives_known_paths_their_solve_and_solves_new_ones_with_t
         assert mine.keys() == theirs.keys() and mine
         for key, value in theirs.items():
             assert mine[key] == pytest.approx(value, rel=1e-12)
+
+
+def _credited_world(settings: Settings) -> tuple[LakeWriter, AttributionService]:
+    writer = LakeWriter(settings.resolved_lake_root)
+    t, e, i = tables([touch("t1", at(3), "A"), touch("t2", at(4), "B")], [event("e1", at(5))])
+    for name, data in (("touch", t), ("backflow", e), ("identity", i)):
+        writer.append(name, data)
+    service = AttributionService(settings)
+    assert not service.resumed and service.run_once() and service.last_kind == "full"
+    return writer, service
+
+
+def test_a_restarted_server_resumes_and_credits_what_came_meanwhile_incrementally(settings: Settings) -> None:
+    writer, _before = _credited_world(settings)
+    restarted = AttributionService(settings)  # a new process: nothing but the data dir in common
+    assert restarted.resumed
+    assert not restarted.run_once()  # nothing came while it was down: no pass at all
+    writer.append("backflow", tables([], [event("e2", at(6)), event("e3", at(7))])[1])
+    writer.append("touch", tables([touch("t0", at(2), "C")], [])[0])  # late: before every event
+    again = AttributionService(settings)
+    assert again.resumed and again.run_once()
+    assert again.last_kind == "incremental" and again.last_events == 3 and again.full_runs == 0
+    _assert_same(_rows(_lake(settings), PER_EVENT), _rows(compute_credit(settings), PER_EVENT))
+    assert again.status()["resumed"] and again.status()["credit_current"]
+
+
+def test_a_restart_rebuilds_when_the_saved_state_no_longer_describes_the_credit_table(settings: Settings) -> None:
+    writer, before = _credited_world(settings)
+    writer.append("backflow", tables([], [event("e2", at(6))])[1])
+    for credit in table_files(settings.resolved_lake_root, "credit"):
+        credit.unlink()  # someone removed the credit table while the server was down
+    restarted = AttributionService(settings)
+    assert not restarted.resumed and restarted.run_once() and restarted.last_kind == "full"
+    _assert_same(_rows(_lake(settings), PER_EVENT), _rows(compute_credit(settings), PER_EVENT))
+    before.state_file.write_text("{not json")
+    assert not AttributionService(settings).resumed  # unreadable: start over, never fail to start
+
+
+def test_a_restart_after_the_full_pass_interval_runs_a_full_pass(settings: Settings) -> None:
+    writer, _before = _credited_world(settings)
+    settings.attribution.full_every = timedelta(0)
+    writer.append("backflow", tables([], [event("e2", at(6))])[1])
+    restarted = AttributionService(settings)
+    assert restarted.resumed and restarted.run_once() and restarted.last_kind == "full"

@@ -12,13 +12,22 @@ when a file already credited changed or went away (compaction), when the run con
 and at least every ``attribution.full_every`` while the inputs keep changing. After a full pass
 the service waits at least as long as that pass took, so crediting never takes more than about
 half the machine. ``status()`` reports the passes at /healthz.
+
+A restart does not start over: after each pass the service saves what that pass credited (the
+input files with their sizes, the run configuration, when the last full pass ran, and the credit
+table's files) in ``<data>/state/attribution.json``. A new server resumes from it, so its first pass
+is incremental when only files were added meanwhile. The saved state is ignored, and a full pass
+runs, when the credit table's files are not those it names, the path store is missing, or it
+cannot be read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -56,6 +65,14 @@ def delta_of(before: Listing, now: Listing) -> Delta | None:
     return Delta(touch=added["touch"], backflow=added["backflow"], identity=added["identity"])
 
 
+def _relative(root: Path, files: dict[Path, int]) -> dict[str, int]:
+    return {str(path.relative_to(root)): size for path, size in sorted(files.items())}
+
+
+def _credit_files(root: Path) -> dict[str, int]:
+    return _relative(root, {p: p.stat().st_size for p in table_files(root, "credit")})
+
+
 class AttributionService:
     """Polls the lake and keeps the credit table current."""
 
@@ -64,7 +81,9 @@ class AttributionService:
         self.catalog = catalog
         self.interval = interval
         self.seen: Listing = {}
-        self.paths = PathStore(Path(settings.resolved_lake_root).parent / "state" / "path-solve")
+        state = Path(settings.resolved_lake_root).parent / "state"
+        self.paths = PathStore(state / "path-solve")
+        self.state_file = state / "attribution.json"
         self.runs = 0
         self.full_runs = 0
         self.rows = 0
@@ -75,7 +94,48 @@ class AttributionService:
         self.last_error: str | None = None
         self._full_at: float | None = None
         self._config: str | None = None
+        self._full_wall: float | None = None  # time.time() of the last full pass, for the saved state
         self._task: asyncio.Task[None] | None = None
+        self.resumed = self._resume()
+
+    # -- the state a restart resumes from --------------------------------------------------------------
+
+    def _save(self) -> None:
+        """Save what the credit table now holds (module docstring); a failure only costs a full pass later."""
+        root = Path(self.settings.resolved_lake_root)
+        state = {"version": 1, "config": self._config, "full_wall": self._full_wall, "rows": self.rows,
+                 "inputs": {table: _relative(root, files) for table, files in self.seen.items()},
+                 "credit": _credit_files(root)}
+        try:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            temp = self.state_file.with_suffix(".tmp")
+            temp.write_text(json.dumps(state))
+            os.replace(temp, self.state_file)
+        except OSError as exc:
+            logger.warning("could not save the attribution state (%s); a restart will rebuild the credit table", exc)
+
+    def _resume(self) -> bool:
+        """Take up the saved state of an earlier run, when it still describes the credit table."""
+        root = Path(self.settings.resolved_lake_root)
+        try:
+            state = json.loads(self.state_file.read_text())
+            if state.get("version") != 1 or self.paths.models() is None or state["full_wall"] is None:
+                return False
+            if state["credit"] != _credit_files(root):
+                logger.info("the credit table changed since the saved attribution state; rebuilding it")
+                return False
+            seen = {table: {root / name: int(size) for name, size in state["inputs"].get(table, {}).items()}
+                    for table in INPUTS}
+            config, full_wall, rows = str(state["config"]), float(state["full_wall"]), int(state["rows"])
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            logger.warning("ignoring the saved attribution state %s: %s", self.state_file, exc)
+            return False
+        self.seen, self._config, self._full_wall, self.rows = seen, config, full_wall, rows
+        self._full_at = time.monotonic() - max(0.0, time.time() - full_wall)
+        self.paths.reuse = True
+        return True
 
     def _wants_full(self, delta: Delta | None, config: str) -> bool:
         settings = self.settings.attribution
@@ -87,7 +147,7 @@ class AttributionService:
         self.paths.reuse = False
         self.rows = rebuild_credit(self.settings, self.catalog, paths=self.paths)
         self.paths.reuse = True
-        self._full_at, self._config = time.monotonic(), config
+        self._full_at, self._config, self._full_wall = time.monotonic(), config, time.time()
         self.full_runs += 1
         self.last_kind, self.last_events = "full", None
 
@@ -114,6 +174,7 @@ class AttributionService:
             logger.exception("attribution run failed")
             return False
         self.seen = current
+        self._save()
         self.runs += 1
         self.last_error = None
         self.last_seconds = time.perf_counter() - started
@@ -163,7 +224,8 @@ class AttributionService:
 
     def status(self) -> dict[str, Any]:
         """Passes so far, rows of the last full pass, what the last pass did and took, the last error."""
-        return {"runs": self.runs, "full_runs": self.full_runs, "rows": self.rows, "last_kind": self.last_kind,
+        return {"runs": self.runs, "full_runs": self.full_runs, "rows": self.rows, "resumed": self.resumed,
+                "last_kind": self.last_kind,
                 "last_events": self.last_events, "last_seconds": self.last_seconds,
                 "last_full_seconds": self.last_full_seconds, "last_error": self.last_error,
                 "credit_current": self.seen == list_inputs(self.settings.resolved_lake_root)}
