@@ -18,10 +18,12 @@ brands_app = typer.Typer(help="Brands (tenants).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 links_app = typer.Typer(help="Partner links.", no_args_is_help=True)
 load_app = typer.Typer(help="Bulk loads.", no_args_is_help=True)
+lake_app = typer.Typer(help="The Parquet lake.", no_args_is_help=True)
 app.add_typer(brands_app, name="brands")
 app.add_typer(keys_app, name="keys")
 app.add_typer(links_app, name="links")
 app.add_typer(load_app, name="load")
+app.add_typer(lake_app, name="lake")
 
 
 def emit(value: Any) -> None:
@@ -215,6 +217,24 @@ def demo(
                      live=live, duration_s=seconds, progress=advance)
         except SeedcartError as exc:
             fail(exc)
+
+
+@lake_app.command("compact")
+def lake_compact(
+    table: Annotated[list[str] | None, typer.Option("--table", help="A table to compact (repeatable); default: "
+                                                     "the ones the server compacts.")] = None,
+    min_files: Annotated[int, typer.Option("--min-files", help="Small files a day needs to be merged.")] = 8,
+) -> None:
+    """Merge each day's small files (what the server does every intake.compact_every); prints a report per table."""
+    from seedcart.config import load_settings
+    from seedcart.lake.compaction import SCHEDULED_TABLES, compact_lake
+
+    try:
+        reports = compact_lake(load_settings().resolved_lake_root, tables=table or SCHEDULED_TABLES,
+                               min_files=min_files)
+        emit([report.to_dict() for report in reports])
+    except SeedcartError as exc:
+        fail(exc)
 
 
 def main() -> None:

@@ -113,6 +113,13 @@ class IntakeSettings(BaseModel):
     flush_max_records: int = Field(
         default=200_000, description="Most log records the lake flusher turns into Parquet in one step."
     )
+    compact_every: timedelta = Field(
+        default=timedelta(minutes=10),
+        description="How often the server merges the small files the flusher leaves (one per flush, table and day) "
+        "in the touch, backflow, identity and quarantine tables (0: never). Attribution stays incremental across "
+        "it: a merged file names the files it replaced.",
+    )
+    compact_min_files: int = Field(default=8, ge=2, description="Small files a day needs before it is merged.")
     dedupe_retention_touch: timedelta = Field(
         default=timedelta(days=7),
         description="How long a front event's id is remembered to drop its retries, from when it was received "
@@ -133,7 +140,8 @@ class IntakeSettings(BaseModel):
     )
 
     _parse = field_validator(
-        "dedupe_retention_touch", "dedupe_retention_backflow", "dedupe_retention_identity", mode="before"
+        "dedupe_retention_touch", "dedupe_retention_backflow", "dedupe_retention_identity", "compact_every",
+        mode="before",
     )(_duration)
 
 

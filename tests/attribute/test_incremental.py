@@ -18,6 +18,7 @@ from seedcart.attribute.pathsolve import SEP, solve_summary
 from seedcart.attribute.pathstore import PathStore
 from seedcart.attribute.service import AttributionService, delta_of, list_inputs
 from seedcart.config import Settings
+from seedcart.lake.compaction import compact, compacted_from
 from seedcart.lake.reader import table_files
 from seedcart.lake.writer import LakeWriter
 
@@ -243,3 +244,35 @@ def test_a_restart_after_the_full_pass_interval_runs_a_full_pass(settings: Setti
     writer.append("backflow", tables([], [event("e2", at(6))])[1])
     restarted = AttributionService(settings)
     assert restarted.resumed and restarted.run_once() and restarted.last_kind == "full"
+
+
+def test_compaction_of_credited_files_needs_no_pass_and_of_new_ones_an_incremental_one(settings: Settings) -> None:
+    writer, service = _credited_world(settings)
+    for n in range(2, 6):  # small files, one per flush
+        writer.append("backflow", tables([], [event(f"e{n}", at(5, seconds=n))])[1])
+    assert service.run_once() and service.last_kind == "incremental"
+    credit_files = sorted(table_files(settings.resolved_lake_root, "credit"))
+    report = compact(settings.resolved_lake_root, "backflow", min_files=2)
+    assert report.files_in == 5 and report.files_out == 1
+    (merged,) = table_files(settings.resolved_lake_root, "backflow")
+    assert len(compacted_from(merged)) == 5
+    assert not service.run_once()  # the same rows in one file: nothing to credit, no full pass
+    assert service.full_runs == 1 and sorted(table_files(settings.resolved_lake_root, "credit")) == credit_files
+    assert AttributionService(settings).resumed  # and the saved state follows the merged file
+
+    writer.append("backflow", tables([], [event("e9", at(6))])[1])  # not credited yet ...
+    compact(settings.resolved_lake_root, "backflow", min_files=2)  # ... and merged before the next pass
+    assert service.run_once() and service.last_kind == "incremental" and service.full_runs == 1
+    _assert_same(_rows(_lake(settings), PER_EVENT), _rows(compute_credit(settings), PER_EVENT))
+    assert "e9" in set(_lake(settings)["event_id"].to_pylist())
+
+
+def test_a_file_removed_other_than_by_compaction_still_asks_for_a_full_pass(settings: Settings) -> None:
+    writer, service = _credited_world(settings)
+    writer.append("backflow", tables([], [event("e2", at(5, seconds=9))])[1])
+    service.run_once()
+    before = list_inputs(settings.resolved_lake_root)
+    compact(settings.resolved_lake_root, "backflow", min_files=2)
+    (merged,) = table_files(settings.resolved_lake_root, "backflow")
+    merged.rename(merged.with_name("renamed.parquet"))  # the same rows, but nothing says so
+    assert delta_of(before, list_inputs(settings.resolved_lake_root)) is None

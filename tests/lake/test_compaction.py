@@ -181,3 +181,67 @@ def test_compaction_keeps_every_row_once_whatever_the_files(batches: list[tuple[
         assert _file_rows(root) == before and sum(before.values()) == start
         assert len(table_files(root, "touch")) == files_before - report.files_in + report.files_out
         assert _leftovers(root) == []
+
+
+def test_a_merged_file_names_the_files_it_replaced(tmp_path: Path) -> None:
+    _lake(tmp_path)
+    before = {p.name for p in table_files(tmp_path, "touch")}
+    compact(tmp_path, "touch", min_files=2)
+    merged = [p for p in table_files(tmp_path, "touch") if p.name not in before]
+    sources = [s.name for p in merged for s in compaction.compacted_from(p)]
+    assert merged and sorted(sources) == sorted(before - {p.name for p in table_files(tmp_path, "touch")})
+    assert all(s.parent == p.parent for p in merged for s in compaction.compacted_from(p))  # same partition
+    assert not [p for p in table_files(tmp_path, "touch") if p.name in before and compaction.compacted_from(p)]
+
+
+def test_the_server_compacts_the_input_tables_on_its_schedule(tmp_path: Path) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from seedcart.config import load_settings
+
+    config = load_settings({"SEEDCART__DATA_DIR": str(tmp_path / "data")})
+    config.intake.compact_every = timedelta(seconds=0.05)
+    config.intake.compact_min_files = 2
+    root = Path(config.resolved_lake_root)
+    rows = _lake(root)
+    files = len(table_files(root, "touch"))
+
+    async def serve() -> dict[str, object]:
+        async with compaction.compaction_service(config, None) as compactor:
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                if compactor.runs:
+                    break
+            return compactor.status()
+
+    status = asyncio.run(serve())
+    assert status["runs"] and status["last_error"] is None and status["files_in"] == files
+    assert len(table_files(root, "touch")) == 2 and _rows(root) == rows  # one file per day, every row once
+
+    config.intake.compact_every = timedelta(0)  # off: nothing is scheduled
+
+    async def off() -> int:
+        async with compaction.compaction_service(config, None) as compactor:
+            await asyncio.sleep(0.2)
+            return compactor.runs
+
+    assert asyncio.run(off()) == 0
+
+
+def test_the_cli_compacts_the_lake_and_reports_per_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from seedcart.cli import app
+
+    monkeypatch.setenv("SEEDCART__DATA_DIR", str(tmp_path / "data"))
+    root = tmp_path / "data" / "lake"
+    rows = _lake(root)
+    result = CliRunner().invoke(app, ["lake", "compact", "--table", "touch", "--min-files", "2"])
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.output)
+    assert report["table"] == "touch" and report["files_out"] == 2 and _rows(root) == rows
+    bad = CliRunner().invoke(app, ["lake", "compact", "--min-files", "1"])
+    assert bad.exit_code == 1 and "min_files" in bad.output

@@ -11,6 +11,7 @@ from seedcart.catalog.db import open_catalog
 from seedcart.collect.dedupe import DedupeIndex
 from seedcart.collect.log import DurableLog
 from seedcart.config import Settings
+from seedcart.lake.compaction import compact
 from seedcart.lake.engines import connect
 from seedcart.lake.ingest import CHECKPOINT, LakeFlusher, open_intake
 from seedcart.lake.reader import read_table, table_files
@@ -56,6 +57,22 @@ def test_a_step_redone_after_a_crash_rewrites_its_own_files(tmp_path: Path) -> N
     assert ids(lake) == ["t1", "t2", "t3", "t4"]
     assert again.status()["flushed"] == 4 and again.status()["pending"] is None
     assert index.seen(["t:t1", "t:t4", "t:t9"]) == {"t:t1", "t:t4"}
+    index.close()
+
+
+def test_a_step_whose_files_were_compacted_before_its_redo_is_not_written_twice(tmp_path: Path) -> None:
+    log_dir, lake = tmp_path / "log", str(tmp_path / "lake")
+    log = write_log(log_dir, [("touch", [touch(1), touch(2)]), ("touch", [touch(3)]), ("touch", [touch(4)])])
+    index = DedupeIndex(log_dir / "dedupe.sqlite")
+    flusher = LakeFlusher(log_dir, lake, index, log.node_id)
+    assert flusher.flush(3) == 3 and flusher.flush(4) == 1  # two files of one day
+    # The flush of (3, 4] died after writing its file; compaction merged the day before the redo.
+    (log_dir / CHECKPOINT).write_text(json.dumps({"flushed": 3, "pending": 4}))
+    assert compact(lake, "touch", min_files=2).files_in == 2
+    again = LakeFlusher(log_dir, lake, index, log.node_id)
+    again.recover(4)
+    assert ids(lake) == ["t1", "t2", "t3", "t4"]  # t4 once: the redo did not write its file again
+    assert again.status()["flushed"] == 4 and again.status()["pending"] is None
     index.close()
 
 

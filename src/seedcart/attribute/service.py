@@ -40,6 +40,7 @@ from seedcart.attribute.incremental import Delta, recredit
 from seedcart.attribute.lake import rebuild_credit
 from seedcart.attribute.pathstore import PathStore
 from seedcart.config import Settings
+from seedcart.lake.compaction import compacted_from
 from seedcart.lake.reader import table_files
 
 logger = logging.getLogger(__name__)
@@ -55,13 +56,22 @@ def list_inputs(root: str | Path) -> Listing:
 
 
 def delta_of(before: Listing, now: Listing) -> Delta | None:
-    """The files added since ``before``; None when a file of ``before`` changed or went away."""
+    """The files added since ``before`` that hold rows not credited yet; None when a file of ``before``
+    changed, or went away other than into a compaction's merged file (which then holds nothing new
+    when every file merged into it had been credited)."""
     added: dict[str, tuple[Path, ...]] = {}
     for table in INPUTS:
         old, new = before.get(table, {}), now.get(table, {})
-        if any(new.get(path) != size for path, size in old.items()):
+        merged: set[Path] = set()
+        fresh: list[Path] = []
+        for path in sorted(p for p in new if p not in old):
+            sources = compacted_from(path)
+            merged.update(sources)
+            if not sources or any(source not in old for source in sources):
+                fresh.append(path)
+        if any(new.get(path) != size and not (path in merged and path not in new) for path, size in old.items()):
             return None
-        added[table] = tuple(sorted(p for p in new if p not in old))
+        added[table] = tuple(fresh)
     return Delta(touch=added["touch"], backflow=added["backflow"], identity=added["identity"])
 
 
@@ -160,6 +170,10 @@ class AttributionService:
         try:
             config = repr(config_from_settings(self.settings, self.catalog))
             delta = delta_of(self.seen, current)
+            if delta is not None and not delta and config == self._config and self._full_at is not None:
+                self.seen = current  # only compactions: their merged files hold what was credited
+                self._save()
+                return False
             full = self._wants_full(delta, config)
             if not full and delta is not None:
                 result = recredit(self.settings, self.catalog, delta, self.paths,

@@ -11,13 +11,21 @@ next run, which rolls each journal forward (merged file complete: delete the inp
 (merged file absent: delete any partial output). Readers resolve journals the same way, so no
 row is ever read twice or lost, before or after the repair. Compactions of a table are
 serialised by the table lock; appends go on beside them (they only add files).
+
+A merged file names its inputs in its Parquet metadata (:func:`compacted_from`), so a reader that
+has already processed those inputs (the attribution service) can tell that it holds nothing new.
+The server compacts the input tables on a schedule (:func:`compaction_service`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +33,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from seedcart.config import Settings
 from seedcart.errors import ValidationError
 from seedcart.lake import journal
 from seedcart.lake.schemas import SCHEMAS, conform
@@ -36,6 +45,11 @@ logger = logging.getLogger(__name__)
 TARGET_BYTES = 128 << 20
 #: Default number of small files a partition needs before it is compacted.
 MIN_FILES = 8
+#: Parquet metadata key of a merged file: the JSON list of the file names it was merged from.
+SOURCES_KEY = b"seedcart.compacted_from"
+_PREFIX = "compact-"
+#: The tables the server compacts: those intake appends to.
+SCHEDULED_TABLES = ("touch", "backflow", "identity", "quarantine")
 
 
 @dataclass
@@ -83,7 +97,9 @@ def _read(table: str, path: Path) -> pa.Table:
 
 def _merge(table: str, partition: Path, inputs: list[Path], report: CompactionReport) -> None:
     data = pa.concat_tables([_read(table, path) for path in inputs], promote_options="default")
-    output = partition / f"compact-{uuid.uuid4().hex}.parquet"
+    sources = json.dumps([p.name for p in inputs]).encode()
+    data = data.replace_schema_metadata({**(data.schema.metadata or {}), SOURCES_KEY: sources})
+    output = partition / f"{_PREFIX}{uuid.uuid4().hex}.parquet"
     txn = journal.begin(partition, kind="compact", inputs=[p.name for p in inputs], outputs=[output.name],
                         rows=data.num_rows)
     _crash_point("journal_written")
@@ -96,6 +112,20 @@ def _merge(table: str, partition: Path, inputs: list[Path], report: CompactionRe
     report.rows += data.num_rows
     report.bytes_in += bytes_in
     report.bytes_out += output.stat().st_size
+
+
+def compacted_from(path: Path) -> tuple[Path, ...]:
+    """The files a compaction merged into ``path`` (in the same partition); () for any other file."""
+    if not path.name.startswith(_PREFIX):
+        return ()
+    metadata = pq.read_schema(path).metadata or {}
+    names = json.loads(metadata.get(SOURCES_KEY, b"[]"))
+    return tuple(path.parent / str(name) for name in names)
+
+
+def merged_names(partition: Path) -> set[str]:
+    """The names of the files merged into the partition's compacted files (read under the table lock)."""
+    return {source.name for path in journal.visible_files(partition) for source in compacted_from(path)}
 
 
 def recover(root: str | Path, table: str) -> int:
@@ -144,3 +174,58 @@ def compact_lake(root: str | Path, *, tables: Iterable[str] | None = None, min_f
     names = sorted(p.name for p in base.iterdir() if p.is_dir()) if tables is None and base.is_dir() \
         else sorted(tables or ())
     return [compact(base, name, min_files=min_files, target_bytes=target_bytes) for name in names]
+
+
+class Compactor:
+    """The server's scheduled compaction of the input tables (``intake.compact_every``)."""
+
+    def __init__(self, root: str | Path, every_s: float, min_files: int = MIN_FILES) -> None:
+        self.root = Path(root)
+        self.every_s = every_s
+        self.min_files = min_files
+        self.runs = 0
+        self.files_in = 0
+        self.files_out = 0
+        self.last_error: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def run_once(self) -> list[CompactionReport]:
+        """Compact every scheduled table once; failures are kept for ``status()``, never raised."""
+        try:
+            reports = compact_lake(self.root, tables=SCHEDULED_TABLES, min_files=self.min_files)
+        except Exception as exc:  # keep serving: the next run tries again
+            logger.exception("scheduled compaction failed")
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return []
+        self.runs += 1
+        self.last_error = None
+        self.files_in += sum(r.files_in for r in reports)
+        self.files_out += sum(r.files_out for r in reports)
+        return reports
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.every_s)
+            await asyncio.to_thread(self.run_once)
+
+    def status(self) -> dict[str, Any]:
+        """Runs so far, files merged and written, the last error."""
+        return {"every_s": self.every_s, "runs": self.runs, "files_in": self.files_in, "files_out": self.files_out,
+                "last_error": self.last_error}
+
+
+@asynccontextmanager
+async def compaction_service(settings: Settings, catalog: Any) -> AsyncIterator[Compactor]:
+    """The ``compaction`` service of the app: compacts the input tables every ``intake.compact_every``
+    (never when it is 0)."""
+    every = settings.intake.compact_every.total_seconds()
+    compactor = Compactor(settings.resolved_lake_root, every, settings.intake.compact_min_files)
+    if every > 0:
+        compactor._task = asyncio.get_running_loop().create_task(compactor._loop())
+    try:
+        yield compactor
+    finally:
+        if compactor._task is not None:
+            compactor._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await compactor._task

@@ -42,6 +42,7 @@ from seedcart.collect.log import Cursor, DurableLog, iter_entries
 from seedcart.collect.service import IntakeService
 from seedcart.config import Settings
 from seedcart.errors import SchemaError
+from seedcart.lake.compaction import merged_names
 from seedcart.lake.flushworker import FlushWorker
 from seedcart.lake.schemas import PARTITION_COLUMN, conform, schema_of
 from seedcart.lake.writer import fsync_dir, partition_dir, split_by_date, write_parquet_atomic
@@ -188,7 +189,7 @@ class LakeFlusher:
             if self.pending is not None:  # its rows are not counted again: they are (over)written in place
                 logger.info("redoing the interrupted lake flush of log range (%d, %d]", self.flushed, self.pending)
                 entries = list(iter_entries(self.log_dir, self.flushed, self.pending))
-                self._write(self.flushed, self.pending, entries)
+                self._write(self.flushed, self.pending, entries, redo=True)
             for run in self._entries(self.flushed, upto):
                 written += self._write(self.flushed, run[-1][0], run)
         except Exception as exc:
@@ -197,7 +198,10 @@ class LakeFlusher:
         self.last_error = None
         return written
 
-    def _write(self, start: int, end: int, entries: list[Entry]) -> int:
+    def _write(self, start: int, end: int, entries: list[Entry], *, redo: bool = False) -> int:
+        """Write one step's files. ``redo``: the step was cut short, and a file it had written may since
+        have been merged by compaction (which ran while no step held the locks): such a file is not
+        written again, since its rows are in the merged file."""
         self._save(start, end)  # intent: a crash from here on redoes exactly (start, end]
         by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for _end, table, records in entries:
@@ -217,7 +221,10 @@ class LakeFlusher:
                 stack.enter_context(_table_lock(self.lake_root, table))
             for table, data in sorted(tables.items()):
                 for day, part in _by_date(table, data):
-                    write_parquet_atomic(part, partition_dir(self.lake_root, table, day) / name)
+                    partition = partition_dir(self.lake_root, table, day)
+                    if redo and name in merged_names(partition):
+                        continue
+                    write_parquet_atomic(part, partition / name)
                     self.files_written += 1
                 rows += data.num_rows
             self.index.record(entries, end)

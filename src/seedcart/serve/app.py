@@ -28,6 +28,7 @@ from seedcart.errors import (
     TransientError,
     ValidationError,
 )
+from seedcart.lake.compaction import compaction_service
 from seedcart.lake.ingest import open_intake
 from seedcart.measure.service import reports_service
 from seedcart.serve.clickedge import click_edge
@@ -41,6 +42,7 @@ ServiceFactory = Callable[[Settings, Catalog], AbstractAsyncContextManager[Any]]
 
 #: Started in this order, stopped in reverse. Stages add theirs here.
 SERVICES: list[tuple[str, ServiceFactory]] = [("intake", open_intake)]  # first: the log others append to
+SERVICES.append(("compaction", compaction_service))  # after intake: merges the small files it leaves
 SERVICES.append(("attribution", attribution_service))  # after intake: credits new backflow
 SERVICES.append(("links", redirect_service))  # link cache + click recorder; reads intake's log per request
 SERVICES.append(("reports", reports_service))  # after attribution: rollups behind the reports
