@@ -13,7 +13,7 @@ import pytest
 from tests.attribute.helpers import at, event, tables, touch
 from tests.attribute.worlds import random_world
 
-from seedcart.attribute import compute_credit
+from seedcart.attribute import compute_credit, incremental
 from seedcart.attribute.pathsolve import SEP, solve_summary
 from seedcart.attribute.pathstore import PathStore
 from seedcart.attribute.service import AttributionService, delta_of, list_inputs
@@ -129,21 +129,34 @@ def test_a_change_to_most_events_gives_way_to_a_full_pass(settings: Settings) ->
     assert {r["touch_event_id"] for r in linear if r["event_id"] == "e3"} == {"t0", "t1"}
 
 
-def test_live_traffic_leaves_each_day_in_few_files(settings: Settings) -> None:
+def test_live_traffic_leaves_each_day_in_few_files_and_rewrites_no_big_one(settings: Settings,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     writer = LakeWriter(settings.resolved_lake_root)
-    t, e, i = tables([touch(f"t{n}", at(n / 10), "A") for n in range(20)], [event("e0", at(2.5))])
+    t, e, i = tables([touch(f"t{n}", at(n / 10), "A") for n in range(20)],
+                     [event(f"old{n}", at(2.5, seconds=-n)) for n in range(50)])
     for name, data in (("touch", t), ("backflow", e), ("identity", i)):
         writer.append(name, data)
     service = AttributionService(settings)
     service.run_once()
-    for n in range(1, 8):
+    day = Path(settings.resolved_lake_root) / "credit" / f"date={at(2.5).date().isoformat()}"
+    (big,) = day.glob("*.parquet")
+    monkeypatch.setattr(incremental, "SMALL_FILE_BYTES", big.stat().st_size)  # the full pass's file is big
+    counts = []
+    for n in range(1, 16):  # new orders, one per pass
         writer.append("backflow", tables([], [event(f"e{n}", at(2.5, seconds=n))])[1])
         assert service.run_once() and service.last_kind == "incremental"
-    day = Path(settings.resolved_lake_root) / "credit" / f"date={at(2.5).date().isoformat()}"
-    assert len(list(day.glob("*.parquet"))) == 1  # small files merge into the day's next change
+        counts.append(len(list(day.glob("*.parquet"))))
+        assert big.exists()  # new events alone never rewrite it
+    assert max(counts) == incremental.SMALL_FILES_TO_MERGE and min(counts[8:]) < max(counts)  # merged, and again
     assert not list(day.glob("_txn-*")) and not list((day.parent).glob(".recredit-*"))
     events = set(_lake(settings).filter(pc.equal(_lake(settings)["model"], "linear"))["event_id"].to_pylist())
-    assert events == {f"e{n}" for n in range(8)}
+    assert events == {f"e{n}" for n in range(1, 16)} | {f"old{n}" for n in range(50)}
+    _assert_same(_rows(_lake(settings), PER_EVENT), _rows(compute_credit(settings), PER_EVENT))
+
+    writer.append("touch", tables([touch("late", at(2.4), "B")], [])[0])  # a late touch before every event
+    assert service.run_once() and service.last_kind == "incremental"
+    assert not big.exists()  # old rows to replace: the big file is rewritten
+    _assert_same(_rows(_lake(settings), PER_EVENT), _rows(compute_credit(settings), PER_EVENT))
 
 
 def test_a_changed_or_removed_input_file_asks_for_a_full_pass(settings: Settings) -> None:

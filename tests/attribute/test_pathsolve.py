@@ -101,3 +101,14 @@ def test_an_empty_summary_solves_to_nothing() -> None:
                       "non_conversions": pa.array([], pa.float64()), "revenue": pa.array([], pa.float64())})
     ids, shares = solve_summary(empty, ["markov", "shapley"])
     assert ids.num_rows == 0 and shares.num_rows == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_targeted_solve_gives_the_marked_paths_exactly_their_shares_in_the_whole_solve(seed: int) -> None:
+    table = _as_table(_summary(seed))
+    everything = _solved(table, ["markov", "shapley"])
+    marked = np.random.default_rng(seed).random(table.num_rows) < 0.3
+    got = _solved(table.append_column("_target", pa.array(marked)), ["markov", "shapley"])
+    wanted = {(b, a, p) for b, a, p, m in zip(table["_bkey"].to_pylist(), table["action"].to_pylist(),
+                                              table["path"].to_pylist(), marked, strict=True) if m}
+    assert got == {key: share for key, share in everything.items() if key[:3] in wanted}

@@ -16,9 +16,11 @@ Those events are credited again from all the touches that can be their candidate
 click ids behind them), with the same pipeline as a full run. Every per-event model therefore gives
 exactly the rows a full rebuild gives; the path models credit from the last full solve
 (``seedcart.attribute.pathstore``). The affected events' old rows are then replaced, day by day, under
-the lake's replacement journals: a day's files that hold affected rows, and its small files, are
-merged with the new rows into one file (so live traffic does not leave a day in thousands of
-files; the next full pass writes each day afresh).
+the lake's replacement journals: a day's files that hold affected rows are rewritten with the new
+rows, without the old ones, into one file. New events alone (the usual trickle of fresh orders) hold
+no old rows: their rows go into a small file of their own, and once a day has
+``SMALL_FILES_TO_MERGE`` small files they are merged with the next change, so live traffic leaves a
+day in a few files without rewriting its big ones each time (the next full pass writes each day afresh).
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ from seedcart.types import TOUCH_CLASS_OF, Model
 
 logger = logging.getLogger(__name__)
 
-#: A credit file under this size is merged into the next change of its day.
+#: A credit file under this size counts as small ...
 SMALL_FILE_BYTES = 32 << 20
+#: ... and a day's small files are merged into its next change once there are this many.
+SMALL_FILES_TO_MERGE = 8
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,8 @@ def _count(raw: Any, sql: str) -> int:
 
 
 def _replace_days(raw: Any, root: Path, days: list[str], affected: str, fresh: str, *, staging: Path) -> list[str]:
-    """Per day: the files holding affected rows (and the small ones) + the fresh rows → one new file."""
+    """Per day: the files holding affected rows (and the small ones, when merging) + the fresh rows → one
+    new file (module docstring)."""
     columns = ", ".join(quote(f.name) for f in CREDIT)
     changed: list[str] = []
     staging.mkdir(parents=True, exist_ok=True)
@@ -194,7 +199,8 @@ def _replace_days(raw: Any, root: Path, days: list[str], affected: str, fresh: s
                 else:
                     files = []
                 hits = _files_with(raw, files, affected)
-                inputs = sorted({*hits, *(f for f in files if f.stat().st_size < SMALL_FILE_BYTES)})
+                small = [f for f in files if f.stat().st_size < SMALL_FILE_BYTES]
+                inputs = sorted({*hits, *(small if hits or len(small) + 1 >= SMALL_FILES_TO_MERGE else ())})
                 new_rows = _count(raw, f"SELECT count(*) FROM {fresh} WHERE date = '{day}'")
                 if not inputs and not new_rows:
                     continue

@@ -49,6 +49,7 @@ class _Paths:
     codes: np.ndarray  # touch -> note code
     row_of: np.ndarray  # touch -> row
     notes: pa.Array  # code -> note id
+    target: np.ndarray  # row -> whether its shares are wanted (the summary's ``_target``; all by default)
 
 
 def _load(summary: pa.Table) -> _Paths:
@@ -63,6 +64,8 @@ def _load(summary: pa.Table) -> _Paths:
     text, action = text.take(take), action.take(take)
     conversions = pc.fill_null(summary["conversions"].combine_chunks(), 0.0).to_numpy()[order].astype(float)
     non = pc.fill_null(summary["non_conversions"].combine_chunks(), 0.0).to_numpy()[order].astype(float)
+    target = np.ones(len(order), dtype=bool) if "_target" not in summary.column_names else \
+        pc.fill_null(summary["_target"].combine_chunks(), False).to_numpy(zero_copy_only=False)[order]
     empty = pc.equal(text, "").to_numpy(zero_copy_only=False)
     lists = pc.split_pattern(text, SEP)
     raw_length = pc.list_value_length(lists).to_numpy().astype(np.int64)
@@ -75,7 +78,7 @@ def _load(summary: pa.Table) -> _Paths:
     return _Paths(group=group[order], bkey=bkey[order], action=action, text=text, conversions=conversions,
                   total=conversions + non, length=length, start=start.astype(np.int64),
                   codes=encoded.indices.to_numpy().astype(np.int64), row_of=raw_row[keep],
-                  notes=encoded.dictionary)
+                  notes=encoded.dictionary, target=target)
 
 
 def _bounds(sorted_values: np.ndarray, count: int) -> np.ndarray:
@@ -128,9 +131,14 @@ def _mix(sums: np.ndarray, length: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 def solve_summary(summary: pa.Table, models: list[str]) -> tuple[pa.Table, pa.Table]:
-    """``(paths, shares)`` as ``paths.solve_shares`` documents, for the models in ``models``."""
+    """``(paths, shares)`` as ``paths.solve_shares`` documents, for the models in ``models``.
+
+    With a boolean ``_target`` column, only the converting paths it marks get an id and shares; the
+    solve is still over every path (removal effects and path rates are the group's), so those shares
+    are exactly what solving without the column gives them.
+    """
     paths = _load(summary)
-    converting = (paths.conversions > 0) & (paths.length > 0)
+    converting = (paths.conversions > 0) & (paths.length > 0) & paths.target
     rows = np.flatnonzero(converting)
     pid_of_row = np.full(len(paths.length), -1, dtype=np.int64)
     pid_of_row[rows] = np.arange(len(rows))

@@ -105,13 +105,14 @@ class PathStore:
         con.register("unseen", unseen)
         group = con.sql(
             "SELECT _bkey, action, path, CAST(sum(conversions) AS DOUBLE) AS conversions, "
-            "CAST(sum(non_conversions) AS DOUBLE) AS non_conversions, CAST(sum(revenue) AS DOUBLE) AS revenue FROM ("
-            f"  SELECT s._bkey, s.action, s.path, s.conversions, s.non_conversions, s.revenue "
+            "CAST(sum(non_conversions) AS DOUBLE) AS non_conversions, CAST(sum(revenue) AS DOUBLE) AS revenue, "
+            "bool_or(_target) AS _target FROM ("
+            f"  SELECT s._bkey, s.action, s.path, s.conversions, s.non_conversions, s.revenue, false AS _target "
             f"  FROM read_parquet('{self.summary_file}') s "
             "   SEMI JOIN (SELECT DISTINCT _bkey, action FROM unseen) g ON g._bkey = s._bkey AND g.action = s.action"
-            "  UNION ALL SELECT _bkey, action, path, conversions, CAST(0 AS DOUBLE), revenue FROM unseen"
+            "  UNION ALL SELECT _bkey, action, path, conversions, CAST(0 AS DOUBLE), revenue, true FROM unseen"
             ") GROUP BY ALL").to_arrow_table()
-        ids, shares = solve_summary(group, models)
+        ids, shares = solve_summary(group, models)  # the group's solve, shares of the unseen paths only
         top = con.execute(f"SELECT coalesce(max(_pid), -1) + 1 FROM read_parquet('{self.summary_file}')").fetchall()
         offset = int(top[0][0])
         con.register("solved_ids", ids)
