@@ -31,6 +31,7 @@ from typing import Any, TextIO
 
 from seedcart.collect.dedupe import DedupeIndex, Retention
 from seedcart.errors import StorageUnavailable
+from seedcart.heap import settled
 
 logger = logging.getLogger(__name__)
 
@@ -136,18 +137,19 @@ def serve(args: dict[str, Any], requests: TextIO, replies: TextIO) -> None:
                              for name, seconds in args.get("retention_s", {}).items()})
     index = DedupeIndex(Path(args["dedupe_path"]), retention=retention)
     try:
-        flusher = LakeFlusher(Path(args["log_dir"]), args["lake_root"], index, args["node_id"],
-                              max_records=int(args["max_records"]))
-        for line in requests:
-            upto = int(json.loads(line)["flush"])
-            try:
-                reply: dict[str, Any] = {"rows": flusher.flush(upto)}
-            except Exception as exc:
-                logger.exception("lake flush failed")
-                reply = {"error": f"{type(exc).__name__}: {exc}"}
-            reply["status"] = flusher.status()
-            replies.write(json.dumps(reply) + "\n")
-            replies.flush()
+        with settled():  # the warmed-up heap is frozen
+            flusher = LakeFlusher(Path(args["log_dir"]), args["lake_root"], index, args["node_id"],
+                                  max_records=int(args["max_records"]))
+            for line in requests:
+                upto = int(json.loads(line)["flush"])
+                try:
+                    reply: dict[str, Any] = {"rows": flusher.flush(upto)}
+                except Exception as exc:
+                    logger.exception("lake flush failed")
+                    reply = {"error": f"{type(exc).__name__}: {exc}"}
+                reply["status"] = flusher.status()
+                replies.write(json.dumps(reply) + "\n")
+                replies.flush()
     finally:
         index.close()
 

@@ -28,6 +28,7 @@ from seedcart.errors import (
     TransientError,
     ValidationError,
 )
+from seedcart.heap import settled
 from seedcart.lake.compaction import compaction_service
 from seedcart.lake.ingest import open_intake
 from seedcart.measure.service import reports_service
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, services: bool = True) -> Fa
                         logger.info("started service %s", name)
                     if settings.serve.click_port is not None and "links" in state.services:
                         state.services["click_edge"] = await stack.enter_async_context(click_edge(state))
+                stack.enter_context(settled(settings.serve.gc_young_threshold))
                 yield
         finally:
             catalog.close()
