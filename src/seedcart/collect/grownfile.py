@@ -6,6 +6,7 @@ here: 0.5 ms and 270 us of CPU against 0.22 ms and 115 us). :class:`GrownFile` k
 fsynced space ahead of its writes, so :meth:`GrownFile.datasync` is the cheap kind. The space
 grows in steps (256 KiB, doubling up to 8 MiB), each written and fsynced by a background thread
 while the writer still has half a step left; a writer that catches up grows the file itself.
+Each step is twice the last, so the space ahead keeps up with however fast the writer writes.
 On :meth:`GrownFile.close` the file is cut back to what was written.
 
 Readers of such a file must take a run of zeros for its end (the durable log's entry headers
@@ -111,11 +112,13 @@ class GrownFile:
     # -- growing -----------------------------------------------------------------------------------
 
     def _grow_now(self, end: int) -> None:
-        """The writer caught up: grow in this thread (after the grower, if it is at it)."""
+        """The writer caught up: grow in this thread (after the grower, if it is at it), and take
+        bigger steps from now on."""
         with self._lock:
             if end <= self._allocated:
                 return
             target = max(end, self._allocated + self._step)
+            self._step = min(self._step * 2, GROW_MAX)
             _write_zeros(self._fd, self._allocated, target)
             os.fsync(self._fd)
             self._allocated = target
