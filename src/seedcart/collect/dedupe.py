@@ -242,8 +242,7 @@ class DedupeIndex:
 
     def seen(self, keys: list[str]) -> set[str]:
         """The subset of ``keys`` already claimed (recorded, or appended since)."""
-        recent = self.recent
-        found = {k for k in keys if k in recent}
+        found = self.recent.keys() & keys
         rest = [k for k in keys if k not in found] if found else keys
         if rest:
             with self._read_lock:
@@ -271,8 +270,7 @@ class DedupeIndex:
 
     def claim(self, keys: Iterable[str]) -> None:
         """Mark keys as claimed by an append in flight."""
-        for k in keys:
-            self.recent[k] = 0
+        self.recent.update(dict.fromkeys(keys, 0))
 
     def release(self, keys: Iterable[str]) -> None:
         """Forget keys whose append failed, so a retry is not taken for a duplicate."""
@@ -281,8 +279,7 @@ class DedupeIndex:
 
     def appended(self, keys: Iterable[str], position: int) -> None:
         """Note the log position whose entry holds ``keys``."""
-        for k in keys:
-            self.recent[k] = position
+        self.recent.update(dict.fromkeys(keys, position))
 
     def record(self, entries: Iterable[tuple[int, str, list[dict[str, Any]]]], position: int) -> int:
         """Store the keys of log ``entries``, dated to this hour, and the position they reach, in one
