@@ -50,9 +50,13 @@ INPUTS = ("touch", "backflow", "identity")
 Listing = dict[str, dict[Path, int]]
 
 
+def _sizes(root: str | Path, table: str) -> dict[Path, int]:
+    return {p: p.stat().st_size for p in table_files(root, table)}
+
+
 def list_inputs(root: str | Path) -> Listing:
     """The committed files of the input tables with their sizes."""
-    return {table: {p: p.stat().st_size for p in table_files(root, table)} for table in INPUTS}
+    return {table: _sizes(root, table) for table in INPUTS}
 
 
 def delta_of(before: Listing, now: Listing) -> Delta | None:
@@ -80,7 +84,7 @@ def _relative(root: Path, files: dict[Path, int]) -> dict[str, int]:
 
 
 def _credit_files(root: Path) -> dict[str, int]:
-    return _relative(root, {p: p.stat().st_size for p in table_files(root, "credit")})
+    return _relative(root, _sizes(root, "credit"))
 
 
 class AttributionService:

@@ -72,12 +72,14 @@ class GrownFile:
         self._step = GROW_MIN
         self._lock = threading.Lock()  # held while the file's length changes
         self._wanted = threading.Condition()
-        self._request: tuple[int, int] | None = None  # (from, to): zeros the grower should add
+        self._request: int | None = None  # the length the grower should zero the file to
         self._grower: threading.Thread | None = None
         self._closed = False
 
     def write(self, data: bytes) -> None:
         """Append ``data`` (not yet durable: see :meth:`datasync`)."""
+        if not data:
+            return
         end = self.size + len(data)
         if end > self._allocated:
             self._grow_now(end)
@@ -127,7 +129,7 @@ class GrownFile:
         with self._wanted:
             if self._request is not None or self._closed:
                 return
-            self._request = (self._allocated, self._allocated + self._step)
+            self._request = self._allocated + self._step
             self._step = min(self._step * 2, GROW_MAX)
             if self._grower is None:
                 self._grower = threading.Thread(target=self._grow_run, name=f"seedcart-grow-{self.path.name}",
@@ -142,11 +144,11 @@ class GrownFile:
                     self._wanted.wait()
                 if self._closed:
                     return
-                start, end = self._request or (0, 0)
+                end = self._request or 0
             try:
                 with self._lock:
                     if self._allocated < end:
-                        _write_zeros(self._fd, max(start, self._allocated), end)
+                        _write_zeros(self._fd, self._allocated, end)
                         os.fsync(self._fd)
                         self._allocated = end
             except OSError as exc:  # the writer grows the file itself, and meets the error there

@@ -208,6 +208,18 @@ class Compactor:
             await asyncio.sleep(self.every_s)
             await asyncio.to_thread(self.run_once)
 
+    def start(self) -> None:
+        """Compact every ``every_s`` in the running event loop (never when it is 0)."""
+        if self.every_s > 0:
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        """Stop the schedule (a run in progress finishes in its thread)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
     def status(self) -> dict[str, Any]:
         """Runs so far, files merged and written, the last error."""
         return {"every_s": self.every_s, "runs": self.runs, "files_in": self.files_in, "files_out": self.files_out,
@@ -218,14 +230,10 @@ class Compactor:
 async def compaction_service(settings: Settings, catalog: Any) -> AsyncIterator[Compactor]:
     """The ``compaction`` service of the app: compacts the input tables every ``intake.compact_every``
     (never when it is 0)."""
-    every = settings.intake.compact_every.total_seconds()
-    compactor = Compactor(settings.resolved_lake_root, every, settings.intake.compact_min_files)
-    if every > 0:
-        compactor._task = asyncio.get_running_loop().create_task(compactor._loop())
+    compactor = Compactor(settings.resolved_lake_root, settings.intake.compact_every.total_seconds(),
+                          settings.intake.compact_min_files)
+    compactor.start()
     try:
         yield compactor
     finally:
-        if compactor._task is not None:
-            compactor._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await compactor._task
+        await compactor.stop()

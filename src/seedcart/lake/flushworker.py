@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 #: The dedupe retention, per family, as the child receives it (seconds).
 RETENTION_FIELDS = tuple(f.name for f in fields(Retention))
 
+
 class FlushWorker:
     """The server's side: ``flush(upto)`` runs a step in the child and waits for it (call it from a
     worker thread); ``flushed`` and ``status()`` are the child's last report."""
