@@ -42,6 +42,7 @@ from seedcart.attribute.pathstore import PathStore
 from seedcart.config import Settings
 from seedcart.lake.compaction import compacted_from
 from seedcart.lake.reader import table_files
+from seedcart.tasks import cancel
 
 logger = logging.getLogger(__name__)
 
@@ -235,10 +236,7 @@ class AttributionService:
 
     async def stop(self) -> None:
         """Stop polling (a run in progress finishes in its thread)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     def status(self) -> dict[str, Any]:
         """Passes so far, rows of the last full pass, what the last pass did and took, the last error."""

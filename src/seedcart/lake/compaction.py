@@ -20,7 +20,6 @@ The server compacts the input tables on a schedule (:func:`compaction_service`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -38,6 +37,7 @@ from seedcart.errors import ValidationError
 from seedcart.lake import journal
 from seedcart.lake.schemas import SCHEMAS, conform
 from seedcart.lake.writer import write_parquet_atomic
+from seedcart.tasks import cancel
 
 logger = logging.getLogger(__name__)
 
@@ -215,10 +215,7 @@ class Compactor:
 
     async def stop(self) -> None:
         """Stop the schedule (a run in progress finishes in its thread)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
 
     def status(self) -> dict[str, Any]:
         """Runs so far, files merged and written, the last error."""

@@ -46,6 +46,7 @@ from seedcart.lake.compaction import merged_names
 from seedcart.lake.flushworker import FlushWorker
 from seedcart.lake.schemas import PARTITION_COLUMN, conform, schema_of
 from seedcart.lake.writer import fsync_dir, partition_dir, split_by_date, write_parquet_atomic
+from seedcart.tasks import cancel
 
 logger = logging.getLogger(__name__)
 
@@ -315,10 +316,7 @@ async def open_intake(settings: Settings, catalog: Catalog, *, background: bool 
         try:
             yield service
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel(task)
             await log.stop()
             if runner is not flusher:
                 await asyncio.to_thread(worker.stop)

@@ -11,7 +11,6 @@ single dict read on the event loop; loading runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 from seedcart.catalog.db import Catalog
 from seedcart.catalog.links import catalog_version, links_changed_since
 from seedcart.catalog.models import Link, Note, Product
+from seedcart.tasks import cancel
 
 logger = logging.getLogger(__name__)
 
@@ -141,11 +141,8 @@ class LinkCache:
 
     async def stop(self) -> None:
         """Stop following changes."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def _follow(self) -> None:
         while True:

@@ -8,7 +8,6 @@ reloads the store, in a worker thread so requests keep flowing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -19,6 +18,7 @@ from seedcart.catalog.db import Catalog
 from seedcart.config import Settings
 from seedcart.measure.rollup import RefreshResult
 from seedcart.measure.store import ReportStore
+from seedcart.tasks import cancel
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +63,7 @@ class ReportsService:
 
     async def stop(self) -> None:
         """Stop the loop and release the store."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel(self._task)
         self.store.close()
 
     def status(self) -> dict[str, Any]:
