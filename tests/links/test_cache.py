@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from tests.links.world import World
 
 from seedcart.catalog.db import Catalog
 from seedcart.catalog.links import create_link, set_link_active
+from seedcart.links import cache as cache_module
 from seedcart.links.cache import LinkCache
 
 
@@ -37,3 +41,29 @@ def test_a_full_reload_replaces_everything(catalog: Catalog, world: World) -> No
     cache.drop(code)
     cache.refresh()  # full_reload_s=0: every refresh reloads
     assert cache.get(code) is not None
+
+
+def test_a_link_dropped_while_a_load_reads_the_catalog_stays_dropped(catalog: Catalog, world: World,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API deactivates a link and drops it from the cache while a background load is reading the
+    catalog as it was before: what that load read must not bring the link back."""
+    with catalog.session() as s:
+        code = create_link(s, kind="blue_link", note_id="n-plain", product_id=world.tmall_product).code
+    read_version = cache_module.catalog_version
+    for kind in ("refresh", "reload"):
+        cache = LinkCache(catalog)
+        cache.load_all()
+        assert cache.get(code) is not None
+        with catalog.session() as s:  # a catalog change, so the refresh reads the recent links again
+            create_link(s, kind="blue_link", note_id="n-plain", product_id=world.tmall_product)
+
+        def stale_read(session: Any, cache: LinkCache = cache) -> int:
+            cache.drop(code)  # the API's drop lands after the load began, before it applies what it read
+            return read_version(session)
+
+        monkeypatch.setattr(cache_module, "catalog_version", stale_read)
+        assert (cache.refresh() if kind == "refresh" else cache.load_all()) >= 1
+        monkeypatch.undo()
+        assert cache.get(code) is None, kind
+        cache.load_all()  # a load that began after the drop follows the catalog (still active there)
+        assert cache.get(code) is not None, kind

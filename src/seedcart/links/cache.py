@@ -4,14 +4,17 @@ The cache loads every link once at start, then a background task asks the catalo
 ``refresh_s`` whether anything changed (``catalog_version``) and, when it did, fetches the links
 created or changed since the newest change it saw (``links_changed_since``, with an overlap).
 Products and notes rarely change under a link; a full reload every ``full_reload_s`` picks
-those changes up. Links created through this process's API are ``put`` at once. Lookups are a
-single dict read on the event loop; loading runs in a worker thread.
+those changes up. Links created or deactivated through this process's API are ``put`` or
+``drop``-ped at once, and a load that was already reading the catalog when that happened does not
+undo it with what it read. Lookups are a single dict read on the event loop; loading runs in a
+worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,6 +73,11 @@ class LinkCache:
         self._task: asyncio.Task[None] | None = None
         self._reloads = 0
         self._errors = 0
+        # put/drop made while a load was reading the catalog win over what it read: each is numbered,
+        # and a load applies none of its rows for a code changed here after it began.
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._local: dict[str, tuple[int, CachedLink | None]] = {}
 
     def get(self, code: str) -> CachedLink | None:
         """The active link with ``code``, or None. Never touches the database."""
@@ -77,11 +85,35 @@ class LinkCache:
 
     def put(self, entry: CachedLink) -> None:
         """Make a link visible at once (the API calls this after creating one)."""
-        self._by_code[entry.code] = entry
+        self._set_local(entry.code, entry)
 
     def drop(self, code: str) -> None:
         """Make a link invisible at once (after deactivating it)."""
-        self._by_code.pop(code, None)
+        self._set_local(code, None)
+
+    def _set_local(self, code: str, entry: CachedLink | None) -> None:
+        with self._lock:
+            self._seq += 1
+            self._local[code] = (self._seq, entry)
+            self._apply(self._by_code, code, entry)
+
+    @staticmethod
+    def _apply(by_code: dict[str, CachedLink], code: str, entry: CachedLink | None) -> None:
+        if entry is None:
+            by_code.pop(code, None)
+        else:
+            by_code[code] = entry
+
+    def _began(self) -> int:
+        """Where a load starts: put/drop numbered after this were not seen by its catalog reads."""
+        with self._lock:
+            return self._seq
+
+    def _newer(self, began: int) -> dict[str, CachedLink | None]:
+        """Under the lock: the put/drop made since ``began``; older ones are forgotten (the catalog,
+        committed before them, is what the load read)."""
+        self._local = {code: item for code, item in self._local.items() if item[0] > began}
+        return {code: entry for code, (_seq, entry) in self._local.items()}
 
     def __len__(self) -> int:
         return len(self._by_code)
@@ -90,6 +122,7 @@ class LinkCache:
 
     def load_all(self) -> int:
         """Replace the cache with every active link; returns how many."""
+        began = self._began()
         with self.catalog.session() as session:
             version = catalog_version(session)
             rows = session.execute(
@@ -97,7 +130,10 @@ class LinkCache:
             ).all()
             newest = session.scalar(select(Link.updated_at).order_by(Link.updated_at.desc()).limit(1))
         fresh = {link.code: cached(link, product) for link, product in rows}
-        self._by_code = fresh
+        with self._lock:
+            for code, entry in self._newer(began).items():
+                self._apply(fresh, code, entry)
+            self._by_code = fresh
         self._version = version
         self._since = newest
         self._last_full = time.monotonic()
@@ -108,6 +144,7 @@ class LinkCache:
         """Apply catalog changes since the last look; returns how many links changed."""
         if time.monotonic() - self._last_full >= self.full_reload_s:
             return self.load_all()
+        began = self._began()
         with self.catalog.session() as session:
             version = catalog_version(session)
             if version == self._version:
@@ -115,11 +152,14 @@ class LinkCache:
             since = None if self._since is None else self._since - _OVERLAP
             changed = links_changed_since(session, since)
             products = self._products(session, {link.product_id for link in changed})
+        with self._lock:
+            newer = self._newer(began)
+            for link in changed:
+                if link.code not in newer:
+                    entry = cached(link, products[link.product_id]) \
+                        if link.active and link.product_id in products else None
+                    self._apply(self._by_code, link.code, entry)
         for link in changed:
-            if link.active and link.product_id in products:
-                self._by_code[link.code] = cached(link, products[link.product_id])
-            else:
-                self._by_code.pop(link.code, None)
             if link.updated_at is not None and (self._since is None or link.updated_at > self._since):
                 self._since = link.updated_at
         self._version = version
