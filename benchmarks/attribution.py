@@ -2,11 +2,13 @@
 all models, the same Ibis code on Spark local at one size, and each model's rank correlation with
 the simulator's true incremental orders per note.
 
-``python -m benchmarks.attribution [--quick] [--sizes 1M,10M,100M] [--spark-size 10M]``
+``python -m benchmarks.attribution [--quick] [--sizes 1M,10M,100M] [--spark-size 10M] [--long]``
 
 Each measurement runs in a fresh child process (peak RSS is that process's; Spark's JVM is not
 counted). Worlds are generated once per size into ``--workdir`` as Parquet (kept between runs).
-Credit is streamed to Parquet by the engine (no Python object per row). "Conversions" are orders
+Credit is streamed to Parquet by the engine (no Python object per row), as the lake stores it: one
+row per credited (event, touch), a column per model (``seedcart.lake.credit``); ``--long`` also
+times writing the long rows readers see (one per event, touch and model), the layout before. "Conversions" are orders
 (about 5 % of touches, ``WorldConfig.for_touches``); refunds follow their orders.
 """
 
@@ -61,10 +63,11 @@ def generate(workdir: Path, touches: int) -> Path:
     return target
 
 
-def _attribute_child(engine: str, world: str, out: str, memory_limit: str, threads: int,
+def _attribute_child(engine: str, world: str, out: str, memory_limit: str, threads: int, long: bool,
                      queue: Any) -> None:
     """Child process: read the world, attribute every model, stream credit to Parquet, report."""
     from seedcart.attribute import AttributionConfig, attribute
+    from seedcart.attribute.pipeline import stored_parts
     from seedcart.lake.engines import connect, spark_local_session
 
     started = time.perf_counter()
@@ -76,19 +79,26 @@ def _attribute_child(engine: str, world: str, out: str, memory_limit: str, threa
     else:
         con = connect("spark", spark_session=spark_local_session(cores=threads, memory="6g"))
         read = {n: con.read_parquet(str(Path(world) / f"{n}.parquet")) for n in ("touch", "backflow", "identity")}
-    expr = attribute(read["touch"], read["backflow"], read["identity"], AttributionConfig(actions=("order",)))
+    inputs, config = (read["touch"], read["backflow"], read["identity"]), AttributionConfig(actions=("order",))
+    if long:  # one row per (event, touch, model), as readers see it
+        expr = attribute(*inputs, config)
+    else:  # as the lake stores it: one row per (event, touch), a column per model
+        parts = stored_parts(*inputs, config)
+        expr = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
     con.to_parquet(expr, out)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     queue.put({"seconds": seconds, "peak_bytes": peak})
 
 
-def measure(engine: str, world: Path, workdir: Path, memory_limit: str, threads: int) -> dict[str, Any]:
+def measure(engine: str, world: Path, workdir: Path, memory_limit: str, threads: int,
+            long: bool = False) -> dict[str, Any]:
     """Run one attribution in a spawned child; returns seconds, peak bytes and the credit file."""
-    out = workdir / f"credit-{engine}-{world.name}.parquet"
+    out = workdir / f"credit-{engine}-{world.name}{'-long' if long else ''}.parquet"
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_attribute_child, args=(engine, str(world), str(out), memory_limit, threads, queue))
+    proc = ctx.Process(target=_attribute_child,
+                       args=(engine, str(world), str(out), memory_limit, threads, long, queue))
     proc.start()
     proc.join()
     if proc.exitcode != 0:
@@ -107,6 +117,20 @@ def world_counts(world: Path) -> dict[str, int]:
     return {"touches": int(touches), "orders": int(orders)}
 
 
+def _long_rows(credit: Path) -> str:
+    """SQL of the long credit rows of a file of stored rows."""
+    from seedcart.lake.credit import unpack_sql
+
+    return unpack_sql(f"read_parquet('{credit}')")
+
+
+def long_count(credit: Path) -> int:
+    """How many long rows (event, touch, model) a file of stored rows holds."""
+    import duckdb
+
+    return int(duckdb.connect().sql(f"SELECT count(*) FROM ({_long_rows(credit)})").fetchall()[0][0])
+
+
 def correlations(world: Path, credit: Path) -> dict[str, float]:
     """Per model, Spearman between credited and true orders per note (aggregated in DuckDB)."""
     import duckdb
@@ -117,7 +141,7 @@ def correlations(world: Path, credit: Path) -> dict[str, float]:
     rows = con.sql(f"""
         WITH truth AS (SELECT note_id, count(*) AS n FROM '{world}/truth.parquet'
                        WHERE action = 'order' AND note_id IS NOT NULL GROUP BY 1),
-             credited AS (SELECT model, note_id, sum(credit * weight) AS c FROM '{credit}'
+             credited AS (SELECT model, note_id, sum(credit * weight) AS c FROM ({_long_rows(credit)})
                           WHERE action = 'order' GROUP BY 1, 2),
              models AS (SELECT DISTINCT model FROM credited),
              notes AS (SELECT note_id FROM truth UNION SELECT note_id FROM credited)
@@ -141,6 +165,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="DuckDB memory_limit (spills beyond); 6GB keeps the whole process under 8 GB")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", default=".seedcart/bench-attribution")
+    parser.add_argument("--long", action="store_true",
+                        help="also time writing the long rows (one per event, touch and model) on DuckDB")
     args = parser.parse_args(argv)
     sizes = [50_000, 100_000] if args.quick else [_size(s) for s in args.sizes.split(",") if s]
     spark_size = 50_000 if args.quick else (_size(args.spark_size) if args.spark_size else 0)
@@ -152,22 +178,26 @@ def main(argv: list[str] | None = None) -> None:
         counts = world_counts(world)
         duck = measure("duckdb", world, workdir, args.memory_limit, args.threads)
         spark = measure("spark", world, workdir, args.memory_limit, args.threads) if n == spark_size else None
-        credit_rows = pq.ParquetFile(duck["out"]).metadata.num_rows if "out" in duck else 0
-        rows.append({"size": _label(n), **counts, "credit_rows": credit_rows, "duck": duck, "spark": spark,
-                     "world": world})
+        long = measure("duckdb", world, workdir, args.memory_limit, args.threads, long=True) if args.long else None
+        stored_rows = pq.ParquetFile(duck["out"]).metadata.num_rows if "out" in duck else 0
+        credit_rows = long_count(duck["out"]) if "out" in duck else 0
+        rows.append({"size": _label(n), **counts, "credit_rows": credit_rows, "stored_rows": stored_rows,
+                     "duck": duck, "spark": spark, "world": world})
         print(json.dumps({"size": _label(n), **counts, "duckdb_s": duck.get("seconds"),
+                          "duckdb_long_s": long.get("seconds") if long else None,
                           "spark_s": spark.get("seconds") if spark else None}), flush=True)
     base = next((r for r in rows if "seconds" in r["duck"]), None)
     print(f"\nattribution, all 7 models, DuckDB (threads={args.threads}, memory_limit={args.memory_limit})")
-    print(f"{'size':>6} {'touches':>12} {'orders':>10} {'credit rows':>12} {'duckdb s':>9} {'peak GB':>8} "
-          f"{'s per M touches':>16} {'vs first':>9} {'spark s':>8} {'spark/duckdb':>12}")
+    print("credit rows: one per (event, touch, model); stored: one per (event, touch), as the lake's files hold them")
+    print(f"{'size':>6} {'touches':>12} {'orders':>10} {'credit rows':>12} {'stored':>11} {'duckdb s':>9} "
+          f"{'peak GB':>8} {'s per M touches':>16} {'vs first':>9} {'spark s':>8} {'spark/duckdb':>12}")
     for r in rows:
         d, s = r["duck"], r["spark"]
         sec = d.get("seconds")
         per_m = sec / (r["touches"] / 1e6) if sec and r["touches"] else float("nan")
         base_per_m = base["duck"]["seconds"] / (base["touches"] / 1e6) if base else float("nan")
         spark_s = s.get("seconds") if s else None
-        print(f"{r['size']:>6} {r['touches']:>12,} {r['orders']:>10,} {r['credit_rows']:>12,} "
+        print(f"{r['size']:>6} {r['touches']:>12,} {r['orders']:>10,} {r['credit_rows']:>12,} {r['stored_rows']:>11,} "
               f"{(f'{sec:.1f}' if sec else d.get('error', '-')):>9} "
               f"{(d.get('peak_bytes', 0) / 1e9):>8.2f} {per_m:>16.2f} {per_m / base_per_m:>9.2f} "
               f"{(f'{spark_s:.1f}' if spark_s else '-'):>8} "

@@ -182,8 +182,9 @@ def start_demo(settings: Settings | None = None, *, users: int = 50_000, days: i
         + ", ".join(f"{name} {count:,}" for name, count in summary["tables"].items()))
     if attribute_first:
         t0 = time.perf_counter()
-        credit_rows = rebuild_credit(demo)
-        say(f"attributed: {credit_rows:,} credit rows under every model in {time.perf_counter() - t0:.1f} s")
+        pairs = rebuild_credit(demo)
+        say(f"attributed: {pairs:,} credited (event, touch) pairs under every model in "
+            f"{time.perf_counter() - t0:.1f} s")
     else:
         say("attribution runs in the server's background service; credited numbers appear when its first "
             "run ends (GET /healthz: services.attribution)")

@@ -8,7 +8,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 from tests.attribute.helpers import at, event, tables, touch
 from tests.attribute.worlds import random_world
@@ -19,7 +18,7 @@ from seedcart.attribute.pathstore import PathStore
 from seedcart.attribute.service import AttributionService, delta_of, list_inputs
 from seedcart.config import Settings
 from seedcart.lake.compaction import compact, compacted_from
-from seedcart.lake.reader import table_files
+from seedcart.lake.reader import read_credit, table_files
 from seedcart.lake.writer import LakeWriter
 
 PER_EVENT = ("last_touch", "first_touch", "linear", "position_based", "time_decay")
@@ -27,8 +26,7 @@ KEY = ["model", "partner", "event_id", "touch_event_id"]
 
 
 def _lake(settings: Settings) -> pa.Table:
-    files = table_files(settings.resolved_lake_root, "credit")
-    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive")
+    return read_credit(settings.resolved_lake_root)
 
 
 def _rows(table: pa.Table, models: tuple[str, ...]) -> list[dict[str, Any]]:

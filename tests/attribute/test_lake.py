@@ -7,22 +7,20 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from tests.attribute.worlds import random_world
 
 from seedcart.attribute import attribute_arrow, rebuild_credit
 from seedcart.attribute.config import config_from_settings
 from seedcart.config import Settings
-from seedcart.lake.reader import table_files
+from seedcart.lake.reader import read_credit, table_files
 from seedcart.lake.writer import LakeWriter
 
 KEY = ["model", "partner", "event_id", "touch_event_id"]
 
 
 def _lake_credit(settings: Settings) -> pa.Table:
-    files = table_files(settings.resolved_lake_root, "credit")
-    return pa.concat_tables([pq.read_table(f) for f in files])
+    return read_credit(settings.resolved_lake_root)
 
 
 def _sorted(table: pa.Table) -> list[dict[str, Any]]:
@@ -36,9 +34,11 @@ def test_copy_rebuild_equals_the_portable_arrow_path_and_replaces_every_partitio
     for name, data in (("touch", t), ("backflow", e), ("identity", i)):
         writer.append(name, data)
     expected = attribute_arrow(ibis.memtable(t), ibis.memtable(e), ibis.memtable(i), config_from_settings(settings))
-    assert rebuild_credit(settings) == expected.num_rows > 100
-    assert rebuild_credit(settings) == expected.num_rows  # a second rebuild replaces, never adds
+    pairs = {(r["partner"], r["event_id"], r["touch_event_id"]) for r in expected.to_pylist()}
+    assert rebuild_credit(settings) == len(pairs) > 50  # stored: one row per credited (event, touch)
+    assert rebuild_credit(settings) == len(pairs)  # a second rebuild replaces, never adds
     written = _lake_credit(settings)
+    assert written.num_rows == expected.num_rows > 5 * len(pairs)  # read back: a row per model
     got, want = _sorted(written), _sorted(expected)
     assert len(got) == len(want)
     for mine, theirs in zip(got, want, strict=True):

@@ -10,7 +10,7 @@ import pytest
 
 from seedcart.catalog.db import Catalog
 from seedcart.config import Settings
-from seedcart.lake.reader import table_files
+from seedcart.lake.reader import read_credit
 from seedcart.measure.intervals import Z95, ht_variance, interval
 from seedcart.measure.rollup import refresh_rollups, rollup_files
 from seedcart.measure.schemas import CREDIT_DAY
@@ -29,7 +29,7 @@ def test_rollup_matches_attribute_aggregate_credit(settings: Settings, catalog: 
     aggregate_credit = pytest.importorskip("seedcart.attribute.intervals").aggregate_credit
     root = settings.resolved_lake_root
     refresh_rollups(root, catalog)
-    credit = ibis.memtable(pq.read_table(table_files(root, "credit")))
+    credit = ibis.memtable(read_credit(root))
     theirs = aggregate_credit(credit, ["note_id", "model"]).to_pyarrow().to_pylist()
     mine = pq.read_table(rollup_files(root, CREDIT_DAY)).to_pylist()
     for group in theirs:

@@ -19,7 +19,8 @@ import pyarrow as pa
 
 from seedcart.catalog.db import Catalog
 from seedcart.config import Settings
-from seedcart.lake.reader import partition_files
+from seedcart.lake.credit import pack_arrow
+from seedcart.lake.reader import partition_files, read_credit
 from seedcart.lake.writer import LakeWriter
 from seedcart.measure.filters import ReportFilter, Scope
 from seedcart.measure.reports import note_detail, top_paths
@@ -33,7 +34,7 @@ KINDS = ["impression", "read", "like", "link_click"]
 MODELS: list[Model] = ["linear", "last_touch", "first_touch"]
 
 _ORACLE = """
-WITH c AS (SELECT * FROM read_parquet($files, union_by_name = true)),
+WITH c AS (SELECT * FROM day_credit),
 conv AS (SELECT DISTINCT partner, event_id FROM c WHERE note_id = $note AND model = $model),
 pick AS (SELECT CASE WHEN EXISTS (SELECT 1 FROM c WHERE model = 'linear') THEN 'linear' ELSE $model END AS m)
 SELECT any_value(c.action) AS action, max(c.weight) AS w,
@@ -125,8 +126,8 @@ def _oracle(root: str, note: str, model: str) -> dict[str, float]:
     counts: dict[str, float] = {}
     con = duckdb.connect()
     for day in DAYS:
-        files = [str(f) for f in partition_files(root, "credit", day.isoformat())]
-        for action, w, steps in con.execute(_ORACLE, {"files": files, "note": note, "model": model}).fetchall():
+        con.register("day_credit", read_credit(root, partition_files(root, "credit", day.isoformat())))
+        for action, w, steps in con.execute(_ORACLE, {"note": note, "model": model}).fetchall():
             label = _label(list(steps), action)
             counts[label] = counts.get(label, 0.0) + w
     con.close()
@@ -146,7 +147,7 @@ def test_top_paths_from_the_rollup_equal_the_raw_credit_paths(settings: Settings
     root = settings.resolved_lake_root
     rows = _random_rows(world.notes, brand_of, random.Random(5))
     rows += _crafted_rows(world.notes[0], (world.notes[1], world.notes[4]), brand_of)
-    LakeWriter(root).append("credit", pa.Table.from_pylist(rows))
+    LakeWriter(root).append("credit", pack_arrow(pa.Table.from_pylist(rows)))
     store = ReportStore(root, catalog)
     try:
         store.refresh()
@@ -170,7 +171,8 @@ def test_top_paths_fold_runs_cut_long_paths_and_add_up_equal_labels(settings: Se
     brand_of = {note: world.brands[note[1]] for note in world.notes}
     note, others = world.notes[0], (world.notes[1], world.notes[2])
     root = settings.resolved_lake_root
-    LakeWriter(root).append("credit", pa.Table.from_pylist(_crafted_rows(note, others, brand_of, models=["linear"])))
+    LakeWriter(root).append("credit", pack_arrow(pa.Table.from_pylist(_crafted_rows(note, others, brand_of,
+                                                                                     models=["linear"]))))
     store = ReportStore(root, catalog)
     try:
         store.refresh()

@@ -12,10 +12,11 @@ time. Here every event and touch gets an integer id once, and one narrow pass do
    candidates give every chosen model's credit as a column (NULL where a single-touch model does not
    choose the touch); the path models join their solved shares, pivoted one column per model
    (``seedcart.attribute.paths.solve_paths``, the same solve as the portable form).
-4. The credit rows are that table's model columns one after another (NULLs dropped), joined back
-   to the events' and touches' columns by integer id, once; refunds repeat their orders' rows.
+4. The stored credit rows are that table's rows some model credits, joined back to the events' and
+   touches' columns by integer id, once, each model's credit in its own column
+   (``seedcart.lake.credit``); refunds repeat their orders' rows.
 
-The result is one Ibis table (a DuckDB view) with the credit schema's columns.
+The result is two DuckDB views of the same credit: the stored rows, and the long rows readers see.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import math
 import time
 import uuid
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import ibis
 import ibis.expr.types as ir
@@ -36,8 +37,9 @@ from seedcart.attribute.config import AttributionConfig
 from seedcart.attribute.paths import PATH_RULES, solve_paths
 from seedcart.attribute.pathsolve import SEP
 from seedcart.attribute.pathstore import PathStore
-from seedcart.lake.schemas import CREDIT
-from seedcart.types import TOUCH_CLASSES, Model
+from seedcart.lake.credit import unpack_sql
+from seedcart.lake.schemas import CREDIT_STORED, credit_column, credited_amount_column
+from seedcart.types import MODELS, TOUCH_CLASSES, Model
 
 logger = logging.getLogger(__name__)
 
@@ -141,13 +143,22 @@ def _raw(con: Any, statement: str, stage: str) -> None:
     logger.debug("attribution fast path: %s in %.2f s", stage, time.perf_counter() - started)
 
 
-def fast_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, config: AttributionConfig,
-               chosen: list[Model], *, paths: PathStore | None = None) -> list[ir.Table]:
-    """The credit table as one DuckDB view (see the module docstring); ``[]`` when no model is chosen.
+class FastCredit(NamedTuple):
+    """The credit of one fast pass, as two DuckDB views of the same rows."""
+
+    #: one row per credited (event, touch), a column per model (``seedcart.lake.schemas.CREDIT_STORED``)
+    stored: ir.Table
+    #: one row per credited (event, touch, model) (``seedcart.lake.schemas.CREDIT``)
+    long: ir.Table
+
+
+def fast_credit(touches: ir.Table, events: ir.Table, identity: ir.Table | None, config: AttributionConfig,
+                chosen: list[Model], *, paths: PathStore | None = None) -> FastCredit | None:
+    """The credit table as DuckDB views (see the module docstring); None when no model is chosen.
 
     ``paths`` keeps the path models' solve between runs (``paths.solve_paths``)."""
     if not chosen:
-        return []
+        return None
     ev_expr = prepare_events(events, config)
     ev_t = materialise(ev_expr.mutate(_eid=ibis.row_number()), "events")
     tt_expr = prepare_touches(touches)
@@ -195,10 +206,17 @@ def fast_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, c
     _raw(con, f"CREATE TEMP TABLE {scored} AS SELECT c._eid, c._tid, c.match, c.lag_s, {select} "
               f"FROM {cand} c JOIN {per_event_t} a ON a._eid = c._eid{joins}", "models")
 
-    # one model's rows after another (UNION ALL writes faster than UNPIVOT); NULL: not credited
-    long = "(" + " UNION ALL ".join(
-        f"SELECT _eid, _tid, match, lag_s, '{model}' AS model, {quote(model)} AS credit FROM {scored} "
-        f"WHERE {quote(model)} IS NOT NULL" for model in columns) + ")"
+    # The stored rows (seedcart.lake.credit): one per candidate some model credits, each model's
+    # credit in its own column; refunds repeat their orders' rows.
+    def values(credit: str, amount: str) -> str:
+        """Each model's two columns: ``credit`` and ``amount`` formatted with its score column, or NULLs."""
+        none = "CAST(NULL AS DOUBLE)"
+        return ", ".join(
+            f"{credit.format(quote(m)) if m in columns else none} AS {quote(credit_column(m))}, "
+            f"{amount.format(quote(m)) if m in columns else none} AS {quote(credited_amount_column(m))}"
+            for m in MODELS)
+
+    some = " OR ".join(f"u.{quote(m)} IS NOT NULL" for m in columns)
     ev = f"(SELECT _eid, partner, event_id, action, ts, brand_id, product_id, order_id, weight, amount FROM {ev})"
     tt = (f"(SELECT _tid, t_event_id, t_ts, t_kind, t_note_id, t_campaign_id, t_placement, t_user_id "
           f"FROM {tt})")
@@ -207,23 +225,24 @@ def fast_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, c
                   "t.t_user_id AS user_id")
     credited = f"""
 SELECT e.partner, e.event_id, e.action, e.ts, e.brand_id, e.product_id, e.order_id, {touch_cols},
-       u.match, u.model, u.credit, e.weight, e.amount, u.credit * CAST(e.amount AS DOUBLE) AS credited_amount,
-       u.lag_s
-FROM {long} u JOIN {ev} e ON e._eid = u._eid JOIN {tt} t ON t._tid = u._tid"""
+       u.match, e.weight, e.amount, u.lag_s, {values("u.{}", "u.{} * CAST(e.amount AS DOUBLE)")}
+FROM {scored} u JOIN {ev} e ON e._eid = u._eid JOIN {tt} t ON t._tid = u._tid
+WHERE {some}"""
     refunded = "abs(CAST(r.amount AS DOUBLE))"
     frac = (f"CASE WHEN r.amount IS NULL OR e.amount IS NULL OR e.amount = 0 THEN CAST(1.0 AS DOUBLE) "
             f"ELSE least({refunded} / abs(CAST(e.amount AS DOUBLE)), CAST(1.0 AS DOUBLE)) END")
     refunds = f"""
 SELECT r.partner, r.event_id, 'refund' AS action, r.ts, e.brand_id, e.product_id, e.order_id, {touch_cols},
-       u.match, u.model, -(u.credit * {frac}) AS credit, r.weight, r.amount,
-       -(u.credit * {refunded}) AS credited_amount,
-       {_epoch_s('r.ts')} - {_epoch_s('t.t_ts')} AS lag_s
-FROM {long} u JOIN {ev} e ON e._eid = u._eid AND e.action = 'order'
+       u.match, r.weight, r.amount, {_epoch_s('r.ts')} - {_epoch_s('t.t_ts')} AS lag_s,
+       {values(f"-(u.{{}} * {frac})", f"-(u.{{}} * {refunded})")}
+FROM {scored} u JOIN {ev} e ON e._eid = u._eid AND e.action = 'order'
 JOIN {ev} r ON r.action = 'refund' AND r.order_id IS NOT NULL AND r.partner = e.partner AND r.order_id = e.order_id
-JOIN {tt} t ON t._tid = u._tid"""
-    view = _temp("credit")
-    names = ", ".join(quote(f.name) for f in CREDIT)
-    _raw(con, f"CREATE TEMP VIEW {quote(view)} AS SELECT {names} FROM ({credited} UNION ALL {refunds})", "view")
-    with warnings.catch_warnings():  # Ibis reads the view's schema with a call DuckDB 2 deprecates
+JOIN {tt} t ON t._tid = u._tid
+WHERE {some}"""
+    stored, long = _temp("credit_stored"), _temp("credit")
+    names = ", ".join(quote(f.name) for f in CREDIT_STORED)
+    _raw(con, f"CREATE TEMP VIEW {quote(stored)} AS SELECT {names} FROM ({credited} UNION ALL {refunds})", "view")
+    _raw(con, f"CREATE TEMP VIEW {quote(long)} AS {unpack_sql(quote(stored))}", "long view")
+    with warnings.catch_warnings():  # Ibis reads the views' schemas with a call DuckDB 2 deprecates
         warnings.simplefilter("ignore", DeprecationWarning)
-        return [con.table(view)]
+        return FastCredit(stored=con.table(stored), long=con.table(long))

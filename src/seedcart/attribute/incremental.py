@@ -38,11 +38,11 @@ from seedcart.attribute.backends import quote
 from seedcart.attribute.config import AttributionConfig
 from seedcart.attribute.lake import credit_sql, fsync_file, open_inputs, stage_replacement
 from seedcart.attribute.pathstore import PathStore
-from seedcart.attribute.pipeline import attribute_parts
+from seedcart.attribute.pipeline import stored_parts
 from seedcart.config import Settings
 from seedcart.lake import journal
 from seedcart.lake.reader import table_files
-from seedcart.lake.schemas import CREDIT
+from seedcart.lake.schemas import CREDIT_STORED
 from seedcart.lake.writer import partition_dir
 from seedcart.types import TOUCH_CLASS_OF, Model
 
@@ -165,7 +165,7 @@ def recredit(settings: Settings, catalog: Any, delta: Delta, paths: PathStore, *
         result.too_many = True
         return result
     tables = {"touch": touches, "backflow": events, "identity": identity}
-    parts = attribute_parts(*affected_inputs(con, tables, affected), config, models, paths=paths)
+    parts = stored_parts(*affected_inputs(con, tables, affected), config, models, paths=paths)
     if not parts:
         return result
     fresh = f"_seedcart_recredit_{uuid.uuid4().hex[:12]}"
@@ -186,7 +186,7 @@ def _count(raw: Any, sql: str) -> int:
 def _replace_days(raw: Any, root: Path, days: list[str], affected: str, fresh: str, *, staging: Path) -> list[str]:
     """Per day: the files holding affected rows (and the small ones, when merging) + the fresh rows → one
     new file (module docstring)."""
-    columns = ", ".join(quote(f.name) for f in CREDIT)
+    columns = ", ".join(quote(f.name) for f in CREDIT_STORED)
     changed: list[str] = []
     staging.mkdir(parents=True, exist_ok=True)
     try:

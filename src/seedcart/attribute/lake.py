@@ -22,12 +22,13 @@ import pyarrow as pa
 
 from seedcart.attribute.config import AttributionConfig, config_from_settings
 from seedcart.attribute.pathstore import PathStore
-from seedcart.attribute.pipeline import attribute_arrow, attribute_parts
+from seedcart.attribute.pipeline import attribute_arrow, stored_parts
 from seedcart.config import Settings
 from seedcart.lake import journal
+from seedcart.lake.credit import pack_arrow
 from seedcart.lake.engines import connect
 from seedcart.lake.reader import read_table
-from seedcart.lake.schemas import CREDIT
+from seedcart.lake.schemas import CREDIT_STORED
 from seedcart.lake.writer import LakeWriter, ensure_dir, fsync_dir, partition_dir
 from seedcart.types import Engine, Model
 
@@ -73,9 +74,10 @@ DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.float64(): "DOU
 
 
 def credit_sql(expr: ir.Table) -> str:
-    """DuckDB SQL of a credit expression in the credit schema's columns and types, plus ``date``."""
-    inner = str(ibis.to_sql(expr.select(*[f.name for f in CREDIT]), dialect="duckdb"))
-    columns = ", ".join(f'CAST("{f.name}" AS {DUCKDB_TYPES[f.type]}) AS "{f.name}"' for f in CREDIT)
+    """DuckDB SQL of stored credit rows (:func:`~seedcart.attribute.pipeline.stored_parts`) in the
+    stored schema's columns and types, plus ``date``."""
+    inner = str(ibis.to_sql(expr.select(*[f.name for f in CREDIT_STORED]), dialect="duckdb"))
+    columns = ", ".join(f'CAST("{f.name}" AS {DUCKDB_TYPES[f.type]}) AS "{f.name}"' for f in CREDIT_STORED)
     return f"SELECT {columns}, strftime(\"ts\", '%Y-%m-%d') AS \"date\" FROM ({inner}) AS _credit"
 
 
@@ -88,10 +90,8 @@ def fsync_file(path: Path) -> None:
 
 
 def copy_credit(con: Any, parts: list[ir.Table], root: str | Path) -> int:
-    """Write the credit parts with one DuckDB ``COPY`` each and swap them in as the lake's credit table.
-
-    One part at a time keeps one model's windows in memory, not all of them at once.
-    """
+    """Write the stored credit parts with one DuckDB ``COPY`` each and swap them in as the lake's credit
+    table; returns the stored rows written (one per credited event and touch)."""
     directory = Path(root) / "credit"
     ensure_dir(directory)
     staging = directory / f".rebuild-{uuid.uuid4().hex}"
@@ -145,17 +145,18 @@ def _swap(root: Path, directory: Path, staged: dict[str, list[Path]]) -> None:
 
 def rebuild_credit(settings: Settings, catalog: Any = None, *, engine: Engine | None = None,
                    models: tuple[Model, ...] | None = None, paths: PathStore | None = None) -> int:
-    """Recompute the whole credit table from the lake and replace it; returns its row count.
+    """Recompute the whole credit table from the lake and replace it; returns its stored row count
+    (credited event and touch pairs).
 
     ``paths``: where to save the path models' solve for incremental passes (DuckDB only).
     """
     con, touches, events, identity, config = open_inputs(settings, catalog, engine, models, None)
     if con.name == "duckdb":
-        parts = attribute_parts(touches, events, identity, config, paths=paths)
+        parts = stored_parts(touches, events, identity, config, paths=paths)
         rows = copy_credit(con, parts, settings.resolved_lake_root)
     else:
-        table = attribute_arrow(touches, events, identity, config)
+        table = pack_arrow(attribute_arrow(touches, events, identity, config))
         LakeWriter(settings.resolved_lake_root).replace_table("credit", table)
         rows = table.num_rows
-    logger.info("rebuilt credit: %d rows", rows)
+    logger.info("rebuilt credit: %d stored rows (one per credited event and touch)", rows)
     return int(rows)

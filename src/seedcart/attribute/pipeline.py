@@ -16,9 +16,10 @@ from seedcart.attribute import rules
 from seedcart.attribute.backends import materialise
 from seedcart.attribute.candidates import candidates, epoch_s, f64, prepare_events, prepare_touches
 from seedcart.attribute.config import AttributionConfig
-from seedcart.attribute.fast import fast_parts
+from seedcart.attribute.fast import fast_credit
 from seedcart.attribute.paths import PATH_RULES, PathCredit, path_shares
 from seedcart.attribute.pathstore import PathStore
+from seedcart.lake.credit import pack
 from seedcart.lake.schemas import CREDIT, conform
 from seedcart.types import Model
 
@@ -60,17 +61,40 @@ def _refund_rows(credit: ir.Table, events: ir.Table) -> ir.Table:
 def attribute_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None,
                     config: AttributionConfig | None = None,
                     models: tuple[Model, ...] | None = None, *, paths: PathStore | None = None) -> list[ir.Table]:
-    """The credit table as disjoint parts whose union is :func:`attribute`: one per model, then refunds.
+    """The credit table's long rows as disjoint parts whose union is :func:`attribute`: one per model,
+    then refunds.
 
-    An engine can run (and write) the parts one at a time, so only one model's windows hold memory.
-    On DuckDB (unless ``config.fast_paths`` is off) the parts are the one view of
-    ``seedcart.attribute.fast``, which computes every model in one narrow pass; there ``paths`` keeps the
-    path models' solve between runs (``seedcart.attribute.pathstore``).
+    An engine can run the parts one at a time, so only one model's windows hold memory. On DuckDB
+    (unless ``config.fast_paths`` is off) the parts are the one view of ``seedcart.attribute.fast``,
+    which computes every model in one narrow pass; there ``paths`` keeps the path models' solve
+    between runs (``seedcart.attribute.pathstore``).
     """
     config = config or AttributionConfig()
     chosen = list(models or config.models)
     if config.fast_paths and events.get_backend().name == "duckdb":
-        return fast_parts(touches, events, identity, config, chosen, paths=paths)
+        fast = fast_credit(touches, events, identity, config, chosen, paths=paths)
+        return [] if fast is None else [fast.long]
+    return _portable_parts(touches, events, identity, config, chosen)
+
+
+def stored_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None,
+                 config: AttributionConfig | None = None,
+                 models: tuple[Model, ...] | None = None, *, paths: PathStore | None = None) -> list[ir.Table]:
+    """The same credit as :func:`attribute_parts`, as the lake's files hold it: one row per credited
+    (event, touch), a column per model (``seedcart.lake.credit``). The DuckDB fast path computes
+    these rows directly; other engines pack the long parts."""
+    config = config or AttributionConfig()
+    chosen = list(models or config.models)
+    if config.fast_paths and events.get_backend().name == "duckdb":
+        fast = fast_credit(touches, events, identity, config, chosen, paths=paths)
+        return [] if fast is None else [fast.stored]
+    parts = _portable_parts(touches, events, identity, config, chosen)
+    return [pack(_union(parts))] if parts else []
+
+
+def _portable_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, config: AttributionConfig,
+                    chosen: list[Model]) -> list[ir.Table]:
+    """The long parts in the portable form: every model's rows from the candidates, then the refunds'."""
     ev = materialise(prepare_events(events, config), "events")
     tt = prepare_touches(touches)
     c = materialise(candidates(ev, tt, identity), "candidates")
@@ -133,4 +157,5 @@ def attribute_arrow(touches: ir.Table, events: ir.Table, identity: ir.Table | No
                     config: AttributionConfig | None = None, models: tuple[Model, ...] | None = None) -> pa.Table:
     """:func:`attribute`, executed, as an Arrow table conformed to the credit schema, sorted."""
     expr = attribute(touches, events, identity, config, models)
-    return conform("credit", expr.order_by(["model", "partner", "event_id", "touch_event_id"]).to_pyarrow())
+    return conform("credit", expr.order_by(["model", "partner", "event_id", "touch_event_id"]).to_pyarrow(),
+                   schema=CREDIT)

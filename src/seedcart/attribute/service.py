@@ -88,6 +88,12 @@ def _credit_files(root: Path) -> dict[str, int]:
     return _relative(root, _sizes(root, "credit"))
 
 
+#: The saved state's version: 2 since credit files hold one row per credited (event, touch)
+#: (``seedcart.lake.credit``); a state of another version is not resumed, so a lake from before
+#: is credited afresh by the first pass.
+STATE_VERSION = 2
+
+
 class AttributionService:
     """Polls the lake and keeps the credit table current."""
 
@@ -118,7 +124,7 @@ class AttributionService:
     def _save(self) -> None:
         """Save what the credit table now holds (module docstring); a failure only costs a full pass later."""
         root = Path(self.settings.resolved_lake_root)
-        state = {"version": 1, "config": self._config, "full_wall": self._full_wall, "rows": self.rows,
+        state = {"version": STATE_VERSION, "config": self._config, "full_wall": self._full_wall, "rows": self.rows,
                  "inputs": {table: _relative(root, files) for table, files in self.seen.items()},
                  "credit": _credit_files(root)}
         try:
@@ -134,7 +140,7 @@ class AttributionService:
         root = Path(self.settings.resolved_lake_root)
         try:
             state = json.loads(self.state_file.read_text())
-            if state.get("version") != 1 or self.paths.models() is None or state["full_wall"] is None:
+            if state.get("version") != STATE_VERSION or self.paths.models() is None or state["full_wall"] is None:
                 return False
             if state["credit"] != _credit_files(root):
                 logger.info("the credit table changed since the saved attribution state; rebuilding it")
@@ -239,7 +245,8 @@ class AttributionService:
         await cancel(self._task)
 
     def status(self) -> dict[str, Any]:
-        """Passes so far, rows of the last full pass, what the last pass did and took, the last error."""
+        """Passes so far, stored rows (credited event and touch pairs) of the last full pass, what the last
+        pass did and took, the last error."""
         return {"runs": self.runs, "full_runs": self.full_runs, "rows": self.rows, "resumed": self.resumed,
                 "last_kind": self.last_kind,
                 "last_events": self.last_events, "last_seconds": self.last_seconds,

@@ -8,13 +8,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from seedcart.errors import SchemaError
+from seedcart.lake.credit import unpack, unpack_sql
 from seedcart.lake.engines import register_arrow
 from seedcart.lake.journal import visible_files
-from seedcart.lake.schemas import schema_of
+from seedcart.lake.schemas import CREDIT, conform, schema_of
 from seedcart.types import Table
 
 R = TypeVar("R")
@@ -59,20 +62,37 @@ def partition_files(root: str | Path, table: Table | str, day: str) -> list[Path
 
 
 def read_table(con: Any, root: str | Path, table: Table | str) -> ir.Table:
-    """The lake table as an Ibis table on ``con`` (a DuckDB or PySpark backend), schema columns only.
+    """The lake table as an Ibis table on ``con`` (a DuckDB or PySpark backend), schema columns only;
+    the credit table as its long rows (``seedcart.lake.credit``).
 
     An absent table reads as empty with the right schema, so pipelines work on a fresh lake.
     """
     schema = schema_of(table)
     files = table_files(root, table)
     if not files:  # bound to con, so it joins with the other tables of a pipeline
-        return register_arrow(con, schema.empty_table(), f"empty_{table}")
-    if con.name == "duckdb":
-        # union_by_name: files written before a column was added read it as null
-        expr = con.read_parquet([str(f) for f in files], hive_partitioning=False, union_by_name=True)
+        expr = register_arrow(con, schema.empty_table(), f"empty_{table}")
     else:
-        expr = _spark_read(con, files)
-    return expr.select(*[_column(expr, table, f) for f in schema])
+        if con.name == "duckdb":
+            # union_by_name: files written before a column was added read it as null
+            expr = con.read_parquet([str(f) for f in files], hive_partitioning=False, union_by_name=True)
+        else:
+            expr = _spark_read(con, files)
+        expr = expr.select(*[_column(expr, table, f) for f in schema])
+    return unpack(expr) if table == "credit" else expr
+
+
+def read_credit(root: str | Path, files: list[Path] | None = None) -> pa.Table:
+    """The lake's credit table (or its ``files``) as long rows in Arrow (``seedcart.lake.schemas.CREDIT``)."""
+    files = table_files(root, "credit") if files is None else files
+    if not files:
+        return CREDIT.empty_table()
+    con = duckdb.connect()
+    try:
+        listed = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+        rows = con.sql(unpack_sql(f"read_parquet({listed}, union_by_name = true, hive_partitioning = false)"))
+        return conform("credit", rows.to_arrow_table(), schema=CREDIT)
+    finally:
+        con.close()
 
 
 def _column(expr: ir.Table, table: str, field: Any) -> ir.Value:

@@ -17,7 +17,7 @@ from typing import Final
 import pyarrow as pa
 
 from seedcart.errors import SchemaError
-from seedcart.types import Table
+from seedcart.types import MODELS, Table
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -123,6 +123,31 @@ CREDIT: Final = pa.schema(
     ]
 )
 
+#: The credit columns a model does not decide: the event's and the touch's, and how they matched.
+CREDIT_PAIR: Final = [f for f in CREDIT if f.name not in ("model", "credit", "credited_amount")]
+
+
+def credit_column(model: str) -> str:
+    """The stored credit table's column of ``model``'s credit."""
+    return f"credit_{model}"
+
+
+def credited_amount_column(model: str) -> str:
+    """The stored credit table's column of ``model``'s credited amount."""
+    return f"credited_amount_{model}"
+
+
+#: The credit table as its files hold it: one row per credited (event, touch), and per model its
+#: credit and credited amount (null: that model does not credit the touch). Readers see the long
+#: rows of ``CREDIT`` (``seedcart.lake.credit``).
+CREDIT_STORED: Final = pa.schema(
+    [
+        *(pa.field(f.name, f.type, nullable=f.nullable) for f in CREDIT_PAIR),
+        *(field for model in MODELS for field in (pa.field(credit_column(model), pa.float64()),
+                                                  pa.field(credited_amount_column(model), pa.float64()))),
+    ]
+)
+
 TRUTH: Final = pa.schema(
     [
         pa.field("partner", pa.string(), nullable=False),
@@ -141,7 +166,7 @@ SCHEMAS: Final[dict[str, pa.Schema]] = {
     "backflow": BACKFLOW,
     "identity": IDENTITY,
     "quarantine": QUARANTINE,
-    "credit": CREDIT,
+    "credit": CREDIT_STORED,
     "truth": TRUTH,
 }
 
@@ -157,12 +182,13 @@ def schema_of(table: Table | str) -> pa.Schema:
         raise SchemaError(f"unknown lake table {table!r}; known: {sorted(SCHEMAS)}", table=table) from None
 
 
-def conform(table: Table | str, batch: pa.Table | pa.RecordBatch) -> pa.Table:
-    """Cast ``batch`` to the table's schema: columns in order, missing nullable columns as nulls.
+def conform(table: Table | str, batch: pa.Table | pa.RecordBatch, schema: pa.Schema | None = None) -> pa.Table:
+    """Cast ``batch`` to the table's schema (or ``schema``, e.g. the long ``CREDIT`` rows readers see):
+    columns in order, missing nullable columns as nulls.
 
     Raises SchemaError naming the column when a required column is missing or cannot be cast.
     """
-    schema = schema_of(table)
+    schema = schema if schema is not None else schema_of(table)
     data = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
     columns = []
     for field in schema:

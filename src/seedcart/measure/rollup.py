@@ -33,6 +33,7 @@ import duckdb
 import pyarrow as pa
 
 from seedcart.catalog.db import Catalog
+from seedcart.lake.credit import unpack_sql
 from seedcart.lake.reader import partition_files, read_listed, table_files
 from seedcart.lake.writer import partition_dir, write_parquet_atomic
 from seedcart.measure.dimensions import Dimensions, load_dimensions
@@ -92,13 +93,16 @@ ORDER BY brand_id NULLS FIRST, note_id, placement NULLS FIRST, campaign_id NULLS
          partner NULLS FIRST, mode NULLS FIRST
 """
 
+#: The long credit rows of the day's files (they hold one row per credited event and touch).
+_CREDIT_ROWS = unpack_sql("read_parquet($files, union_by_name = true)")
+
 _CREDIT_SQL = f"""
 WITH per_event AS (
     SELECT coalesce(r.brand_id, n.brand_id, c.brand_id) AS brand_id, r.note_id, r.placement, r.campaign_id,
            r.partner, c.mode, r.model, r.action, r.lag_s // 86400 AS lag_day, r.event_id,
            sum(r.credit) AS x, sum(coalesce(r.credited_amount, 0.0)) AS a, max(r.weight) AS w,
            min(r.user_id) AS user_id
-    FROM read_parquet($files, union_by_name = true) r
+    FROM ({_CREDIT_ROWS}) r
     LEFT JOIN campaigns c ON c.id = r.campaign_id
     LEFT JOIN notes n ON n.id = r.note_id
     WHERE r.note_id IS NOT NULL
@@ -125,7 +129,7 @@ PATH_STEPS = 6
 _PATH_SQL = f"""
 WITH c AS (
     SELECT partner, event_id, note_id, model, action, weight, touch_kind, touch_ts, touch_event_id
-    FROM read_parquet($files, union_by_name = true)
+    FROM ({_CREDIT_ROWS})
 ),
 source AS (SELECT bool_or(model = 'linear') AS linear FROM c),
 paths AS (  -- every event's touches in order: from its linear rows, else per model from the model's own

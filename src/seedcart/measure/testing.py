@@ -17,6 +17,8 @@ import pyarrow as pa
 from seedcart.catalog.db import Catalog
 from seedcart.catalog.keys import create_key
 from seedcart.catalog.models import Brand, Campaign, Category, Note, Partner
+from seedcart.lake.credit import pack_arrow
+from seedcart.lake.schemas import credit_column, credited_amount_column
 from seedcart.lake.writer import LakeWriter
 
 DAY = date(2026, 11, 20)
@@ -148,7 +150,7 @@ def small_world(root: str, catalog: Catalog) -> World:
         add("nB1", b, c["B_tmall_cpm"], "feed", "tmall", action="order", event="o3", amount=99_900, user="uc0")
     writer = LakeWriter(root)
     writer.append("touch", pa.Table.from_pylist(touches))
-    writer.append("credit", pa.Table.from_pylist(credits))
+    writer.append("credit", pack_arrow(pa.Table.from_pylist(credits)))
     return world
 
 
@@ -201,10 +203,12 @@ def random_world(root: str, catalog: Catalog, *, notes: int = 200, days: int = 3
                                              world.campaigns["B_tmall_cpm"])),
             "placement": pa.array(np.where(cidx % 2 == 0, "feed", "search")),
             "user_id": pa.array(np.char.add("u", rng.integers(0, 50_000, m).astype(str))),
-            "match": pa.array(np.full(m, "click")), "credit": pa.array(np.ones(m)),
+            "match": pa.array(np.full(m, "click")),
             "weight": pa.array(np.where(cidx % 2 == 0, 1.0, 2.0)), "amount": pa.array(amounts),
-            "credited_amount": pa.array(amounts.astype(float)), "lag_s": pa.array(lag),
+            "lag_s": pa.array(lag),
         }
-        for model in ("last_touch", "linear"):
-            writer.append("credit", pa.table({**cols, "model": pa.array(np.full(m, model))}))
+        for model in ("last_touch", "linear"):  # stored rows: each model's credit in its own columns
+            cols[credit_column(model)] = pa.array(np.ones(m))
+            cols[credited_amount_column(model)] = pa.array(amounts.astype(float))
+        writer.append("credit", pa.table(cols))
     return world
