@@ -69,6 +69,7 @@ def _attribute_child(engine: str, world: str, out: str, memory_limit: str, threa
     from seedcart.attribute import AttributionConfig, attribute
     from seedcart.attribute.pipeline import stored_parts
     from seedcart.lake.engines import connect, spark_local_session
+    from seedcart.lake.schemas import CREDIT_COMPRESSION
 
     started = time.perf_counter()
     if engine == "duckdb":
@@ -85,7 +86,10 @@ def _attribute_child(engine: str, world: str, out: str, memory_limit: str, threa
     else:  # as the lake stores it: one row per (event, touch), a column per model
         parts = stored_parts(*inputs, config)
         expr = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
-    con.to_parquet(expr, out)
+    if engine == "duckdb":  # the codec of the lake's credit files
+        con.to_parquet(expr, out, compression=CREDIT_COMPRESSION)
+    else:
+        con.to_parquet(expr, out)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     queue.put({"seconds": seconds, "peak_bytes": peak})

@@ -42,7 +42,7 @@ from seedcart.attribute.pipeline import stored_parts
 from seedcart.config import Settings
 from seedcart.lake import journal
 from seedcart.lake.reader import table_files
-from seedcart.lake.schemas import CREDIT_STORED
+from seedcart.lake.schemas import CREDIT_COMPRESSION, CREDIT_STORED
 from seedcart.lake.writer import partition_dir
 from seedcart.types import TOUCH_CLASS_OF, Model
 
@@ -209,7 +209,7 @@ def _replace_days(raw: Any, root: Path, days: list[str], affected: str, fresh: s
                         "ON k.partner = c.partner AND k.event_id = c.event_id UNION ALL ") if inputs else ""
                 out = staging / f"part-{uuid.uuid4().hex}.parquet"
                 written = _count(raw, f"COPY ({kept}SELECT {columns} FROM {fresh} WHERE date = '{day}') "
-                                      f"TO '{out}' (FORMAT parquet, COMPRESSION zstd)")
+                                      f"TO '{out}' (FORMAT parquet, COMPRESSION {CREDIT_COMPRESSION})")
                 if written:
                     fsync_file(out)
                 journal.finish(stage_replacement(partition, [f.name for f in inputs], [out] if written else []))

@@ -28,7 +28,7 @@ from seedcart.lake import journal
 from seedcart.lake.credit import pack_arrow
 from seedcart.lake.engines import connect
 from seedcart.lake.reader import read_table
-from seedcart.lake.schemas import CREDIT_STORED
+from seedcart.lake.schemas import CREDIT_COMPRESSION, CREDIT_STORED
 from seedcart.lake.writer import LakeWriter, ensure_dir, fsync_dir, partition_dir
 from seedcart.types import Engine, Model
 
@@ -101,7 +101,7 @@ def copy_credit(con: Any, parts: list[ir.Table], root: str | Path) -> int:
         for number, part in enumerate(parts):
             result = con.con.execute(
                 f"COPY ({credit_sql(part)}) TO '{staging / str(number)}' "
-                "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (date))").fetchall()
+                f"(FORMAT parquet, COMPRESSION {CREDIT_COMPRESSION}, PARTITION_BY (date))").fetchall()
             rows += int(result[0][0]) if result and result[0] else 0
         staged: dict[str, list[Path]] = {}
         for part_dir in sorted(staging.glob("*/date=*")):

@@ -148,6 +148,10 @@ CREDIT_STORED: Final = pa.schema(
     ]
 )
 
+#: The codec of credit files: they are derived and rewritten by every full pass, so writing speed
+#: counts more than size (LZ4_RAW wrote the stored rows ~18 % faster than zstd, measured at 1M touches).
+CREDIT_COMPRESSION: Final = "lz4_raw"
+
 TRUTH: Final = pa.schema(
     [
         pa.field("partner", pa.string(), nullable=False),
