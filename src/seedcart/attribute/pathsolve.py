@@ -57,8 +57,7 @@ def _load(summary: pa.Table) -> _Paths:
     action = summary["action"].combine_chunks().cast(pa.string())
     bkey = summary["_bkey"].combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
     ranks = pc.rank(pc.fill_null(action, ""), sort_keys="ascending", tiebreaker="dense").to_numpy()
-    _, group = np.unique(np.stack([bkey, ranks.astype(np.int64)]), axis=1, return_inverse=True)
-    group = np.asarray(group).reshape(-1)
+    group = _groups(bkey, ranks.astype(np.int64))
     order = np.argsort(group, kind="stable")
     take = pa.array(order)
     text, action = text.take(take), action.take(take)
@@ -79,6 +78,20 @@ def _load(summary: pa.Table) -> _Paths:
                   total=conversions + non, length=length, start=start.astype(np.int64),
                   codes=encoded.indices.to_numpy().astype(np.int64), row_of=raw_row[keep],
                   notes=encoded.dictionary, target=target)
+
+
+def _groups(bkey: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """Per row, the number of its (brand key, action rank) pair among the distinct pairs in ascending
+    order: as one integer key per row when they fit in 63 bits (a 1-D ``unique`` is several times
+    faster than one over rows of a 2-D array), else by rows."""
+    if not len(bkey):
+        return np.zeros(0, dtype=np.int64)
+    span, low = int(ranks.max()) + 1, int(bkey.min())
+    if int(bkey.max()) - low < (1 << 62) // span:
+        _, group = np.unique((bkey - low) * span + ranks, return_inverse=True)
+    else:
+        _, group = np.unique(np.stack([bkey, ranks]), axis=1, return_inverse=True)
+    return np.asarray(group, dtype=np.int64).reshape(-1)
 
 
 def _bounds(sorted_values: np.ndarray, count: int) -> np.ndarray:
