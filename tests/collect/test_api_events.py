@@ -105,6 +105,19 @@ def test_oversized_payloads_are_refused_with_400(intake_server: IntakeServer, ba
             assert c.get("/v1/intake/health").json()["log"]["fsynced"] == 0  # nothing stored
 
 
+def test_a_message_nested_too_deeply_to_keep_is_a_400_naming_its_row(intake_server: IntakeServer) -> None:
+    deep = b"[" * 300 + b"]" * 300  # JSON that reads (1024 levels) but cannot be written back (255)
+    body = b'{"batch": [{"type": "track", "event": "note_impression", ' \
+        b'"messageId": "m0", "userId": "u0", "properties": {"note_id": "n0"}}, ' \
+        b'{"type": "track", "event": "note_impression", "messageId": "m1", "userId": "u1", ' \
+        b'"properties": {"note_id": "n1", "junk": ' + deep + b"}}]}"
+    with intake_server.client() as c:
+        r = c.post("/v1/batch", content=body, headers=basic(intake_server.keys.source))
+        assert r.status_code == 400, r.text
+        assert r.json()["detail"]["field"] == "batch" and r.json()["detail"]["row"] == 1
+        assert c.get("/v1/intake/health").json()["log"]["fsynced"] == 0  # nothing stored
+
+
 def test_malformed_json_is_a_400_naming_the_body(intake_server: IntakeServer) -> None:
     with intake_server.client() as c:
         r = c.post("/v1/batch", content=b"{not json", headers=basic(intake_server.keys.source))

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seedcart.collect.fields import timestamp_us
-from seedcart.collect.segment import TRACK_KINDS, _FastMapper, parse_body, parse_messages
+from seedcart.collect.segment import TRACK_KINDS, FastMapper, parse_body, parse_messages
 
 NOW = timestamp_us("2026-05-01T12:00:00Z", "now")
 
@@ -124,7 +124,7 @@ def test_the_fast_mapping_agrees_on_the_common_shapes() -> None:
                 base | {"event": "search", "properties": {"query": "防晒霜", "position": 2}},
                 base | {"event": "note_like", "properties": {"note_id": "n1", "query": None}},
                 base | {"event": "note_share", "properties": {"note_id": "n1", "surface": "story"}, "sentAt": "x"}]
-    mapper = _FastMapper(None, None, NOW)
+    mapper = FastMapper(None, None, NOW)
     assert all(mapper.touch(m) is not None for m in messages[:5])  # the fast path really takes them
     for sent_at in (None, "2026-05-01T12:00:05Z", "bad"):
         fast = parse_messages(messages, sent_at, received_us=NOW)

@@ -19,6 +19,7 @@ _TTL_S = 30.0
 _MAX = 200_000
 
 ProductInfo = tuple[int, int, str]  # product_id, brand_id, category
+_UNKNOWN: Any = object()  # not in the note cache
 
 
 class Resolver:
@@ -74,15 +75,24 @@ class Resolver:
 
     def enrich_touches(self, records: list[dict[str, Any]]) -> None:
         """Set ``brand_id`` on touches whose note the catalog knows."""
+        # One pass over the records, each looked up in the cache (not ``set - cache.keys()``, which walks
+        # the whole cache on every call); the catalog is asked only about the notes the cache lacks.
         notes = self._note_cache()
-        unknown = {r["note_id"] for r in records if r.get("note_id")} - notes.keys()
-        if unknown:
-            self.note_brands(unknown)
-            notes = self._notes
+        unknown: list[dict[str, Any]] = []
         for record in records:
-            brand_id = notes.get(record.get("note_id") or "")
-            if brand_id is not None:
-                record["brand_id"] = brand_id
+            note_id = record.get("note_id")
+            if note_id:
+                brand_id = notes.get(note_id, _UNKNOWN)
+                if brand_id is _UNKNOWN:
+                    unknown.append(record)
+                elif brand_id is not None:
+                    record["brand_id"] = brand_id
+        if unknown:
+            brands = self.note_brands({record["note_id"] for record in unknown})
+            for record in unknown:
+                brand_id = brands[record["note_id"]]
+                if brand_id is not None:
+                    record["brand_id"] = brand_id
 
     def product(self, partner: str, item_id: str | None, product_id: int | None) -> ProductInfo | None:
         """``(product_id, brand_id, category)`` of a product reference, when the catalog knows it."""

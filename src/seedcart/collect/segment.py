@@ -49,7 +49,7 @@ TRACK_KINDS: Final[dict[str, str]] = {
 }
 DEEP_READ_DWELL_MS: Final = 5000
 DEEP_READ_WATCH_RATIO: Final = 0.5
-_OS_NAMES: Final = {"ios": "ios", "ipados": "ios", "iphone os": "ios", "android": "android"}
+OS_NAMES: Final = {"ios": "ios", "ipados": "ios", "iphone os": "ios", "android": "android"}
 CALL_TYPES: Final = ("track", "identify", "page", "screen", "group", "alias")
 
 
@@ -108,12 +108,13 @@ def event_time(message: dict[str, Any], batch_sent_at: Any, received_us: int, ro
     return received_us - (sent_us - device_us)
 
 
-def _device(context: Any) -> str | None:
+def device_of(context: Any) -> str | None:
+    """The device kind (ios / android / web) a message's ``context`` names, if any."""
     if not isinstance(context, dict):
         return None
     os_part = context.get("os")
     if isinstance(os_part, dict):  # the common case: context.os.name
-        fast = _OS_NAMES.get(str(os_part.get("name", "")).lower())
+        fast = OS_NAMES.get(str(os_part.get("name", "")).lower())
         if fast is not None:
             return fast
     names = []
@@ -131,14 +132,19 @@ def _device(context: Any) -> str | None:
     return None
 
 
+def is_deep_read(watch_ratio: float | None, dwell_ms: int | None) -> bool:
+    """The deep-read rule: the watch ratio decides (video); without one, the dwell time (image)."""
+    if watch_ratio is not None:
+        return watch_ratio >= DEEP_READ_WATCH_RATIO
+    return dwell_ms is not None and dwell_ms >= DEEP_READ_DWELL_MS
+
+
 def _kind(name: str, props: dict[str, Any], row: int) -> str:
     kind = TRACK_KINDS[name]
     if kind == "read":
         watch = fields.number(props.get("watch_ratio"), "properties.watch_ratio", row, low=0.0, high=1.0)
         dwell = fields.integer(props.get("dwell_ms"), "properties.dwell_ms", row)
-        if watch is not None:
-            return "deep_read" if watch >= DEEP_READ_WATCH_RATIO else "read"
-        if dwell is not None and dwell >= DEEP_READ_DWELL_MS:
+        if is_deep_read(watch, dwell):
             return "deep_read"
     return kind
 
@@ -173,6 +179,12 @@ _CLICK_PROPERTIES: Final[dict[str, Any]] = {
 }
 
 
+def touch_head(event_id: str, ts: int, received_us: int, user_id: str, kind: str) -> dict[str, Any]:
+    """The leading fields of every touch record (each way of mapping starts from these, in this order)."""
+    return {"event_id": event_id, "ts": ts, "received_at": received_us, "user_id": user_id, "kind": kind,
+            "is_bot": False, "is_duplicate": False, "source": "api"}
+
+
 def to_touch(message: dict[str, Any], kind_name: str, props: dict[str, Any], *, row: int, ts: int,
              received_us: int) -> dict[str, Any]:
     """The touch record of one track (or page) call, or ValidationError naming the property."""
@@ -181,10 +193,7 @@ def to_touch(message: dict[str, Any], kind_name: str, props: dict[str, Any], *, 
     if user_id is None:
         raise ValidationError("userId or anonymousId is required", field="userId", row=row)
     kind = _kind(kind_name, props, row)
-    record: dict[str, Any] = {
-        "event_id": _event_id(message, row), "ts": ts, "received_at": received_us, "user_id": user_id,
-        "kind": kind, "is_bot": False, "is_duplicate": False, "source": "api",
-    }
+    record = touch_head(_event_id(message, row), ts, received_us, user_id, kind)
     note_id = fields.identifier(props.get("note_id"), "properties.note_id", row, required=kind != "search")
     if note_id is not None:
         record["note_id"] = note_id
@@ -196,7 +205,7 @@ def to_touch(message: dict[str, Any], kind_name: str, props: dict[str, Any], *, 
             parsed = parse(value, f"properties.{name}", row)
             if parsed is not None:
                 record[name] = parsed
-    device = _device(message.get("context"))
+    device = device_of(message.get("context"))
     if device is not None:
         record["device"] = device
     return record
@@ -219,19 +228,36 @@ def parse_messages(messages: list[Any], batch_sent_at: Any, *, received_us: int,
 
     ``fast=False`` maps every message through the general path (the fast one must agree with it).
     """
-    out = FrontBatch(received=len(messages))
-    try:
-        batch_sent_us = fields.timestamp_us(batch_sent_at, "sentAt") if batch_sent_at is not None else None
-    except ValidationError:
-        batch_sent_us = None  # each message using it is refused by event_time, naming its row
-    mapper = _FastMapper(batch_sent_at, batch_sent_us, received_us) if fast else None
-    touches = out.touches
+    mapper = MessageMapper(batch_sent_at, received_us, count=len(messages))
+    touch = mapper.fast.touch if fast else None
+    touches = mapper.out.touches
     for row, message in enumerate(messages):
-        if mapper is not None:
-            record = mapper.touch(message)
+        if touch is not None:
+            record = touch(message)
             if record is not None:
                 touches.append(record)
                 continue
+        mapper.general(row, message)
+    return mapper.out
+
+
+class MessageMapper:
+    """The mapping of one request's messages into ``out``: ``fast`` maps the common ones (or gives up),
+    ``general`` maps any message or refuses it naming its row and field."""
+
+    def __init__(self, batch_sent_at: Any, received_us: int, *, count: int) -> None:
+        self.out = FrontBatch(received=count)
+        try:
+            batch_sent_us = fields.timestamp_us(batch_sent_at, "sentAt") if batch_sent_at is not None else None
+        except ValidationError:
+            batch_sent_us = None  # each message using it is refused by event_time, naming its row
+        #: the fast mapping of this request, and its times (the timestamp cache serves every fast way in)
+        self.fast = FastMapper(batch_sent_at, batch_sent_us, received_us)
+
+    def general(self, row: int, message: Any) -> None:
+        """Map the message at ``row`` (a decoded JSON value) the general way into ``out``."""
+        out, times = self.out, self.fast
+        received_us = times.received_us
         try:
             if not isinstance(message, dict):
                 raise ValidationError("a message must be a JSON object", field="batch", row=row)
@@ -241,7 +267,7 @@ def parse_messages(messages: list[Any], batch_sent_at: Any, *, received_us: int,
             props = message.get("properties") or {}
             if not isinstance(props, dict):
                 raise ValidationError("properties must be an object", field="properties", row=row)
-            ts = event_time(message, batch_sent_at, received_us, row, batch_sent_us)
+            ts = event_time(message, times.batch_sent_at, received_us, row, times.batch_sent_us)
             if call == "track":
                 name = message.get("event")
                 if name not in TRACK_KINDS:
@@ -256,15 +282,22 @@ def parse_messages(messages: list[Any], batch_sent_at: Any, *, received_us: int,
                 out.ignored += 1
         except ValidationError as exc:
             out.errors.append(fields.RowError(row, exc.field, exc.message, fields.raw_text(message)))
-    return out
+
+
+def message_bytes(message: Any, row: int | None = None) -> int:
+    """The length of a message's compact JSON: what the per-message size limit measures. A message
+    nested too deeply to be written back as JSON (orjson writes 255 levels, reads 1024) cannot be
+    measured, kept or quarantined: ValidationError naming its row."""
+    try:
+        return len(orjson.dumps(message))
+    except orjson.JSONEncodeError as exc:
+        raise ValidationError(f"the message cannot be kept as JSON ({exc}): nested too deeply?", field="batch",
+                              row=row) from None
 
 
 def oversized(messages: list[Any], limit: int) -> int | None:
     """The index of the first message whose JSON is longer than ``limit`` bytes, if any."""
-    for row, message in enumerate(messages):
-        if len(orjson.dumps(message)) > limit:
-            return row
-    return None
+    return next((row for row, message in enumerate(messages) if message_bytes(message, row) > limit), None)
 
 
 # -- the fast path --------------------------------------------------------------------------------
@@ -304,7 +337,7 @@ def _fast_value(how: int, value: Any) -> Any:
     return _GIVE_UP
 
 
-class _FastMapper:
+class FastMapper:
     """Maps common track messages of one batch; timestamps are parsed once per distinct string."""
 
     def __init__(self, batch_sent_at: Any, batch_sent_us: int | None, received_us: int) -> None:
@@ -329,6 +362,22 @@ class _FastMapper:
             self._stamps[value] = us
         return us
 
+    def event_time(self, stamp: Any, own_sent_at: Any) -> int | None:
+        """:func:`event_time` of a message with this ``timestamp`` (or ``originalTimestamp``) and own
+        ``sentAt``, for the cases it decides without refusing; None when the general path must decide."""
+        received_us = self.received_us
+        if stamp is None:
+            return received_us
+        device_us = self._stamp(stamp)
+        if device_us is None:
+            return None
+        if own_sent_at is None:
+            if self.batch_sent_us is not None:
+                return received_us - (self.batch_sent_us - device_us)
+            return device_us if self.batch_sent_at is None else None
+        sent_us = self._stamp(own_sent_at) if own_sent_at else None
+        return None if sent_us is None else received_us - (sent_us - device_us)
+
     def touch(self, message: Any) -> dict[str, Any] | None:
         """The touch of a common track message, or None when the general path must map it."""
         if type(message) is not dict or message.get("type", "track") != "track":
@@ -338,39 +387,19 @@ class _FastMapper:
         props = message.get("properties") or {}
         if kind is None or type(props) is not dict:
             return None
-        user_id, event_id, note_id = message.get("userId"), message.get("messageId"), props.get("note_id")
+        user_id: Any = message.get("userId")
+        event_id: Any = message.get("messageId")
+        note_id = props.get("note_id")
         for value in (user_id, event_id) if note_id is None else (user_id, event_id, note_id):
             if type(value) is not str or not 0 < len(value) <= _MAX_ID or value[0].isspace() \
                     or value[-1].isspace():
                 return None
         if note_id is None and kind != "search":
             return None
-        # the event time (segment.event_time), for the cases it decides without refusing
-        received_us = self.received_us
-        stamp = message.get("timestamp") or message.get("originalTimestamp")
-        if stamp is None:
-            ts = received_us
-        else:
-            device_us = self._stamp(stamp)
-            if device_us is None:
-                return None
-            own = message.get("sentAt")
-            if own is None:
-                if self.batch_sent_us is not None:
-                    ts = received_us - (self.batch_sent_us - device_us)
-                elif self.batch_sent_at is None:
-                    ts = device_us
-                else:
-                    return None
-            else:
-                sent_us = self._stamp(own) if own else None
-                if sent_us is None:
-                    return None
-                ts = received_us - (sent_us - device_us)
-        record: dict[str, Any] = {
-            "event_id": event_id, "ts": ts, "received_at": received_us, "user_id": user_id,
-            "kind": kind, "is_bot": False, "is_duplicate": False, "source": "api",
-        }
+        ts = self.event_time(message.get("timestamp") or message.get("originalTimestamp"), message.get("sentAt"))
+        if ts is None:
+            return None
+        record = touch_head(event_id, ts, self.received_us, user_id, kind)
         if note_id is not None:
             record["note_id"] = note_id
         if kind == "search" or "query" in props:
@@ -393,18 +422,15 @@ class _FastMapper:
                 return None
             if parsed is not None:
                 record[prop] = parsed
-        if kind == "read":
-            watch, dwell = record.get("watch_ratio"), record.get("dwell_ms")
-            if (watch is not None and watch >= DEEP_READ_WATCH_RATIO) or \
-                    (watch is None and dwell is not None and dwell >= DEEP_READ_DWELL_MS):
-                record["kind"] = "deep_read"
+        if kind == "read" and is_deep_read(record.get("watch_ratio"), record.get("dwell_ms")):
+            record["kind"] = "deep_read"
         context = message.get("context")
         if type(context) is dict:
             os_part = context.get("os")
-            device = _OS_NAMES.get(os_part.get("name", "").lower()) if type(os_part) is dict and \
+            device = OS_NAMES.get(os_part.get("name", "").lower()) if type(os_part) is dict and \
                 type(os_part.get("name", "")) is str else None
             if device is None:
-                device = _device(context)
+                device = device_of(context)
             if device is not None:
                 record["device"] = device
         return record

@@ -24,8 +24,9 @@ class AppState:
     services: dict[str, Any] = field(default_factory=dict)
 
 
-def app_state(request: Request) -> AppState:
-    """The AppState of the app serving ``request`` (a FastAPI dependency)."""
+async def app_state(request: Request) -> AppState:
+    """The AppState of the app serving ``request`` (a FastAPI dependency; a coroutine, so FastAPI runs it
+    in the event loop rather than handing each request to its thread pool and back)."""
     state: AppState = request.app.state.seedcart
     return state
 

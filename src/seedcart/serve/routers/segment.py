@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from seedcart.collect import segment
+from seedcart.collect import segment, segment_wire
 from seedcart.collect.fields import now_us
 from seedcart.collect.service import RateLimited
 from seedcart.errors import ValidationError
@@ -71,20 +71,23 @@ async def _front(request: Request, state: AppState, call: str) -> SegmentResult:
     received_us = now_us()
     body = await read_body(request, limits.max_batch_bytes, status=400)
     try:
-        messages, sent_at, body_key = segment.parse_body(body, call)
+        messages = segment_wire.read(body, call)
     except ValidationError as exc:
         refuse(400, exc.message, field=exc.field)
-    principal = key_principal(state, request, body_key)
+    principal = key_principal(state, request, messages.write_key)
     if principal.role not in ("source", "admin"):
         refuse(403, f"front events need a source key; yours is {principal.role}", field="authorization")
-    big = segment.oversized(messages, limits.max_message_bytes)
+    try:
+        big = messages.oversized(limits.max_message_bytes)
+    except ValidationError as exc:
+        refuse(400, exc.message, field=exc.field, row=exc.row)
     if big is not None:
         refuse(400, f"message {big} is larger than {limits.max_message_bytes} bytes", field="batch", row=big)
     try:
-        service.admit(f"key:{principal.key_id}", len(messages))
+        service.admit(f"key:{principal.key_id}", len(messages.rows))
     except RateLimited as exc:
         too_fast(exc)
-    batch = segment.parse_messages(messages, sent_at, received_us=received_us)
+    batch = messages.parse(received_us)
     outcome = await service.ingest_front(batch, endpoint=f"POST /v1/{call}")
     return SegmentResult(success=True, **outcome.public())
 
