@@ -35,9 +35,10 @@ WITH f AS (
            count(*) FILTER (WHERE kind = 'read') AS reads, count(*) FILTER (WHERE kind = 'link_click') AS clicks
     FROM read_parquet($touch) WHERE brand_id = $brand AND NOT is_bot AND NOT is_duplicate GROUP BY 1
 ), b AS (
-    SELECT note_id, sum(credit * weight) FILTER (WHERE action = 'order') AS orders,
-           sum(credited_amount * weight) FILTER (WHERE action IN ('order', 'refund')) AS gmv
-    FROM read_parquet($credit) WHERE brand_id = $brand AND model = 'last_touch' GROUP BY 1
+    SELECT note_id, sum(credit_last_touch * weight) FILTER (WHERE action = 'order') AS orders,
+           sum(credited_amount_last_touch * weight) FILTER (WHERE action IN ('order', 'refund')) AS gmv
+    FROM read_parquet($credit, union_by_name = true)  -- stored rows: one per (event, touch), a column per model
+    WHERE brand_id = $brand AND credit_last_touch IS NOT NULL GROUP BY 1
 )
 SELECT * FROM f FULL JOIN b USING (note_id) ORDER BY gmv DESC NULLS LAST LIMIT 50
 """
@@ -78,7 +79,7 @@ def build_lake(settings: Settings, users: int, days: int) -> tuple[dict[str, flo
         steps[f"simulate ({summary.tables.get('touch', 0):,} touches)"] = time.perf_counter() - started
         started = time.perf_counter()
         rows = rebuild_credit(settings, catalog, models=("last_touch", "linear"))
-        steps[f"attribute ({rows:,} credit rows)"] = time.perf_counter() - started
+        steps[f"attribute ({rows:,} credited event and touch pairs)"] = time.perf_counter() - started
         con = duckdb.connect()
         brand = con.execute("SELECT brand_id FROM read_parquet($f) WHERE brand_id IS NOT NULL "
                             "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",

@@ -53,15 +53,17 @@ def _load(world: Path, root: Path) -> tuple[pa.Table, pa.Table]:
 
 
 def _credit(root: Path, models: tuple[str, ...]) -> pa.Table:
+    """The credit rows of ``models``, five columns of them (the whole long table does not fit in memory)."""
     import duckdb
 
+    from seedcart.lake.credit import unpack_sql
     from seedcart.lake.reader import table_files
 
     files = [str(f) for f in table_files(root, "credit")]
     names = ", ".join(f"'{m}'" for m in models)
-    return duckdb.sql(
-        f"SELECT model, partner, event_id, touch_event_id, credit FROM read_parquet({files}, union_by_name = true) "
-        f"WHERE model IN ({names}) ORDER BY ALL").to_arrow_table()
+    rows = unpack_sql(f"read_parquet({files}, union_by_name = true)")
+    return duckdb.sql(f"SELECT model, partner, event_id, touch_event_id, credit FROM ({rows}) "
+                      f"WHERE model IN ({names}) ORDER BY ALL").to_arrow_table()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -82,7 +82,9 @@ def read_table(con: Any, root: str | Path, table: Table | str) -> ir.Table:
 
 
 def read_credit(root: str | Path, files: list[Path] | None = None) -> pa.Table:
-    """The lake's credit table (or its ``files``) as long rows in Arrow (``seedcart.lake.schemas.CREDIT``)."""
+    """The lake's credit table (or its ``files``) as long rows in Arrow (``seedcart.lake.schemas.CREDIT``),
+    all in memory: for a large lake, read the rows you need through :func:`read_table` or
+    ``seedcart.lake.credit.unpack_sql`` instead."""
     files = table_files(root, "credit") if files is None else files
     if not files:
         return CREDIT.empty_table()
