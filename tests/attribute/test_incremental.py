@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from tests.attribute.helpers import at, event, tables, touch
 from tests.attribute.worlds import random_world
@@ -247,6 +249,24 @@ def test_a_restart_rebuilds_when_the_saved_state_no_longer_describes_the_credit_
     _assert_same(_rows(_lake(settings), PER_EVENT), _rows(compute_credit(settings), PER_EVENT))
     before.state_file.write_text("{not json")
     assert not AttributionService(settings).resumed  # unreadable: start over, never fail to start
+
+
+def test_a_lake_credited_before_the_stored_layout_is_credited_afresh_on_upgrade(settings: Settings) -> None:
+    """What an older server left: credit files of long rows (one per event, touch and model) and a saved
+    state of version 1 that describes them. The upgraded service must not resume from them."""
+    _writer, before = _credited_world(settings)
+    root = settings.resolved_lake_root
+    for credit in table_files(root, "credit"):
+        pq.write_table(read_credit(root, [credit]), credit)  # the old layout, in place
+        assert "model" in pq.read_schema(credit).names
+    state = json.loads(before.state_file.read_text())
+    before.state_file.write_text(json.dumps({**state, "version": 1, "credit": {
+        str(f.relative_to(root)): f.stat().st_size for f in table_files(root, "credit")}}))
+    upgraded = AttributionService(settings)
+    assert not upgraded.resumed and upgraded.run_once() and upgraded.last_kind == "full"
+    assert all("model" not in pq.read_schema(f).names for f in table_files(root, "credit"))
+    _assert_same(_rows(_lake(settings), PER_EVENT), _rows(compute_credit(settings), PER_EVENT))
+    assert AttributionService(settings).resumed  # and from now on a restart resumes
 
 
 def test_a_restart_after_the_full_pass_interval_runs_a_full_pass(settings: Settings) -> None:
