@@ -8,7 +8,9 @@ Each measurement runs in a fresh child process (peak RSS is that process's; Spar
 counted). Worlds are generated once per size into ``--workdir`` as Parquet (kept between runs).
 Credit is streamed to Parquet by the engine (no Python object per row), as the lake stores it: one
 row per credited (event, touch), a column per model (``seedcart.lake.credit``); ``--long`` also
-times writing the long rows readers see (one per event, touch and model), the layout before. "Conversions" are orders
+times writing the long rows readers see (one per event, touch and model), the layout before.
+The 100M size needs about 60 GB of free disk: its world (5 GB), DuckDB's spill beyond the memory
+limit (44 GB were seen) and the credit it writes. "Conversions" are orders
 (about 5 % of touches, ``WorldConfig.for_touches``); refunds follow their orders.
 """
 
