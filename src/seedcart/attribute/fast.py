@@ -128,7 +128,7 @@ def _model_columns(cand: str, chosen: list[Model], config: AttributionConfig) ->
     }
     same_note = "CAST(n._nn AS DOUBLE)"  # the event's candidates on the touch's note (joined in: no window)
     for model in PATH_RULES:
-        sql[model] = f"coalesce(s._s_{model}, CAST(0.0 AS DOUBLE)) / {same_note}"
+        sql[model] = f"coalesce(n._s_{model}, CAST(0.0 AS DOUBLE)) / {same_note}"
     return per_event, {model: sql[model] for model in chosen}
 
 
@@ -205,10 +205,15 @@ def fast_credit(touches: ir.Table, events: ir.Table, identity: ir.Table | None, 
         pivot = ", ".join(f"max(_share) FILTER (WHERE _smodel = '{m}') AS {quote('_s_' + m)}" for m in path_chosen)
         _raw(con, f"CREATE TEMP TABLE {shares_t} AS SELECT _pid, _snote, {pivot} "
                   f"FROM ({ibis.to_sql(shares, dialect='duckdb')}) GROUP BY _pid, _snote", "shares")
-        joins = (f" LEFT JOIN {path_of} p ON p._eid = c._eid "
-                 f"LEFT JOIN {shares_t} s ON s._pid = p._ppid AND s._snote = c.t_note_id "
-                 f"JOIN (SELECT _eid, t_note_id, count(*) AS _nn FROM {cand} GROUP BY _eid, t_note_id) n "
-                 f"ON n._eid = c._eid AND n.t_note_id IS NOT DISTINCT FROM c.t_note_id")
+        # per (event, note): its candidates there and the note's shares of the event's path, so the
+        # candidates meet the note-keyed tables in one join (these are fewer rows than candidates)
+        by_note = quote(_temp("by_note"))
+        solved = ", ".join(f"s.{quote('_s_' + m)}" for m in path_chosen)
+        _raw(con, f"CREATE TEMP TABLE {by_note} AS SELECT g._eid, g.t_note_id, g._nn, {solved} "
+                  f"FROM (SELECT _eid, t_note_id, count(*) AS _nn FROM {cand} GROUP BY _eid, t_note_id) g "
+                  f"LEFT JOIN {path_of} p ON p._eid = g._eid "
+                  f"LEFT JOIN {shares_t} s ON s._pid = p._ppid AND s._snote = g.t_note_id", "shares by note")
+        joins = f" JOIN {by_note} n ON n._eid = c._eid AND n.t_note_id IS NOT DISTINCT FROM c.t_note_id"
 
     per_event_sql, columns = _model_columns(cand, chosen, config)
     per_event_t = quote(_temp("per_event"))
