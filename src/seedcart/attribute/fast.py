@@ -190,8 +190,9 @@ def fast_credit(touches: ir.Table, events: ir.Table, identity: ir.Table | None, 
         conv_name = _temp("paths")
         conv = quote(conv_name)
         _raw(con, f"CREATE TEMP TABLE {conv} AS SELECT e.partner, e.event_id, coalesce(e.brand_id, -1) AS _bkey, "
-                  f"e.action, e.weight, e.amount, p.path FROM (SELECT _eid, string_agg(t_note_id, chr({ord(SEP)}) "
-                  f"ORDER BY _tid) AS path FROM {cand} GROUP BY _eid) p JOIN {ev} e ON e._eid = p._eid",
+                  f"e.action, e.weight, e.amount, p.path FROM (SELECT _eid, array_to_string(list(t_note_id "
+                  f"ORDER BY _tid), chr({ord(SEP)})) AS path FROM {cand} GROUP BY _eid) p "
+                  f"JOIN {ev} e ON e._eid = p._eid",
              "converting paths")
         c_t = con.table(cand_name).select("_eid", "_tid")
         wide = c_t.join(ev_t.drop("match_key", "click_id", "received_at", "category", "sample_rate"), "_eid")
