@@ -57,11 +57,10 @@ def _credit(root: Path, models: tuple[str, ...]) -> pa.Table:
     import duckdb
 
     from seedcart.lake.credit import unpack_sql
-    from seedcart.lake.reader import table_files
+    from seedcart.lake.reader import files_sql, table_files
 
-    files = [str(f) for f in table_files(root, "credit")]
     names = ", ".join(f"'{m}'" for m in models)
-    rows = unpack_sql(f"read_parquet({files}, union_by_name = true)")
+    rows = unpack_sql(f"read_parquet({files_sql(table_files(root, 'credit'))}, union_by_name = true)")
     return duckdb.sql(f"SELECT model, partner, event_id, touch_event_id, credit FROM ({rows}) "
                       f"WHERE model IN ({names}) ORDER BY ALL").to_arrow_table()
 

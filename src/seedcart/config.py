@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from seedcart.durations import parse_duration
 from seedcart.errors import ConfigError, ValidationError
+from seedcart.heap import YOUNG_THRESHOLD
 from seedcart.types import Engine
 
 logger = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ class ServeSettings(BaseModel):
         description="Peers whose X-Forwarded-For the click edge believes (the right-most untrusted hop is the client).",
     )
     gc_young_threshold: int = Field(
-        default=50_000,
+        default=YOUNG_THRESHOLD,
         description="Once started, the server freezes its start-up heap and collects cyclic garbage every this many "
         "allocations instead of every 700 (seedcart.heap: the collector took about a third of intake's CPU); 0: "
         "Python's default.",

@@ -41,7 +41,7 @@ from seedcart.attribute.pathstore import PathStore
 from seedcart.attribute.pipeline import stored_parts
 from seedcart.config import Settings
 from seedcart.lake import journal
-from seedcart.lake.reader import table_files
+from seedcart.lake.reader import files_sql, table_files
 from seedcart.lake.schemas import CREDIT_COMPRESSION, CREDIT_STORED
 from seedcart.lake.writer import partition_dir
 from seedcart.types import TOUCH_CLASS_OF, Model
@@ -84,12 +84,8 @@ def longest_lookback(config: AttributionConfig) -> int:
     return max(config.seconds(v) for v in spans)
 
 
-def _files(paths: tuple[Path, ...] | list[Path]) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
-
-
 def _scan(paths: tuple[Path, ...] | list[Path], columns: str) -> str:
-    return f"(SELECT {columns} FROM read_parquet({_files(paths)}, union_by_name = true, hive_partitioning = false))"
+    return f"(SELECT {columns} FROM read_parquet({files_sql(paths)}, union_by_name = true, hive_partitioning = false))"
 
 
 def affected_sql(delta: Delta, backflow: list[Path], identity: list[Path], lookback_s: int) -> str:
@@ -204,7 +200,7 @@ def _replace_days(raw: Any, root: Path, days: list[str], affected: str, fresh: s
                 new_rows = _count(raw, f"SELECT count(*) FROM {fresh} WHERE date = '{day}'")
                 if not inputs and not new_rows:
                     continue
-                kept = (f"SELECT {columns} FROM read_parquet({_files(inputs)}, union_by_name = true, "
+                kept = (f"SELECT {columns} FROM read_parquet({files_sql(inputs)}, union_by_name = true, "
                         f"hive_partitioning = false) c ANTI JOIN {affected} k "
                         "ON k.partner = c.partner AND k.event_id = c.event_id UNION ALL ") if inputs else ""
                 out = staging / f"part-{uuid.uuid4().hex}.parquet"
@@ -224,7 +220,7 @@ def _files_with(raw: Any, files: list[Path], affected: str) -> list[Path]:
     if not files:
         return []
     rows = raw.execute(
-        f"SELECT DISTINCT filename FROM read_parquet({_files(files)}, filename = true, union_by_name = true, "
+        f"SELECT DISTINCT filename FROM read_parquet({files_sql(files)}, filename = true, union_by_name = true, "
         f"hive_partitioning = false) c SEMI JOIN {affected} k ON k.partner = c.partner AND k.event_id = c.event_id"
     ).fetchall()
     found = {str(r[0]) for r in rows}

@@ -69,12 +69,7 @@ def attribute_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | No
     which computes every model in one narrow pass; there ``paths`` keeps the path models' solve
     between runs (``seedcart.attribute.pathstore``).
     """
-    config = config or AttributionConfig()
-    chosen = list(models or config.models)
-    if config.fast_paths and events.get_backend().name == "duckdb":
-        fast = fast_credit(touches, events, identity, config, chosen, paths=paths)
-        return [] if fast is None else [fast.long]
-    return _portable_parts(touches, events, identity, config, chosen)
+    return _parts(touches, events, identity, config, models, paths=paths, stored=False)
 
 
 def stored_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None,
@@ -83,13 +78,20 @@ def stored_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None,
     """The same credit as :func:`attribute_parts`, as the lake's files hold it: one row per credited
     (event, touch), a column per model (``seedcart.lake.credit``). The DuckDB fast path computes
     these rows directly; other engines pack the long parts."""
+    return _parts(touches, events, identity, config, models, paths=paths, stored=True)
+
+
+def _parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, config: AttributionConfig | None,
+           models: tuple[Model, ...] | None, *, paths: PathStore | None, stored: bool) -> list[ir.Table]:
     config = config or AttributionConfig()
     chosen = list(models or config.models)
     if config.fast_paths and events.get_backend().name == "duckdb":
         fast = fast_credit(touches, events, identity, config, chosen, paths=paths)
-        return [] if fast is None else [fast.stored]
+        if fast is None:
+            return []
+        return [fast.stored if stored else fast.long]
     parts = _portable_parts(touches, events, identity, config, chosen)
-    return [pack(_union(parts))] if parts else []
+    return [pack(_union(parts))] if stored and parts else parts
 
 
 def _portable_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, config: AttributionConfig,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +43,11 @@ def read_listed(list_files: Callable[[], list[Path]], read: Callable[[list[Path]
                 raise
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def files_sql(paths: Iterable[Path]) -> str:
+    """A DuckDB list literal of file paths, for ``read_parquet`` (quotes in a path are doubled)."""
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
 
 def table_files(root: str | Path, table: Table | str) -> list[Path]:
@@ -90,8 +95,7 @@ def read_credit(root: str | Path, files: list[Path] | None = None) -> pa.Table:
         return CREDIT.empty_table()
     con = duckdb.connect()
     try:
-        listed = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
-        rows = con.sql(unpack_sql(f"read_parquet({listed}, union_by_name = true, hive_partitioning = false)"))
+        rows = con.sql(unpack_sql(f"read_parquet({files_sql(files)}, union_by_name = true, hive_partitioning = false)"))
         return conform("credit", rows.to_arrow_table(), schema=CREDIT)
     finally:
         con.close()
