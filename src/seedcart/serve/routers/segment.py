@@ -57,7 +57,8 @@ class SegmentResult(IntakeResult):
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Malformed or oversized (32 KB per message, 500 KB per batch)."},
+    400: {"description": "Malformed, oversized (32 KB per message, 500 KB per batch), or a message nested too "
+                         "deeply to keep as JSON (over 255 levels)."},
     401: {"description": "No valid writeKey."},
     403: {"description": "The key is not a source key."},
     429: {"description": "This key sends too fast; retry after Retry-After."},
