@@ -11,6 +11,10 @@ answering a constant 302 from a bare ASGI function (no click, no log). Each side
 per request is read from ``/proc`` (user + system, the whole process and its direct children:
 nginx's worker, seedcart's lake flush worker).
 
+Every side is measured at each ``--connections`` count (default 32 and 256). A person's click is
+answered only after its fsync, so with few connections the rate is bound by the disk's fsync
+latency (every connection waits on the same write), with many by CPU; nginx has no such wait.
+
 ``--pin`` runs every server on CPU 0 and wrk on CPU 1 (``taskset``), so the load generator never
 competes with the server it measures; without it the scheduler places both.
 
@@ -257,7 +261,8 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 s per side instead of 10 s")
     parser.add_argument("--seconds", type=int, default=None, help="seconds per side")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--connections", default="32,256",
+                        help="wrk connections, comma-separated: every side is measured at each (default 32,256)")
     parser.add_argument("--pin", action="store_true", help="servers on CPU 0, wrk on CPU 1 (taskset)")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare-uvicorn reference side")
     parser.add_argument("--api", action="store_true",
@@ -278,30 +283,35 @@ def main(argv: list[str] | None = None) -> None:
         print("--pin ignored: needs taskset and two CPUs")
         args.pin = False
     seconds = args.seconds or (3 if args.quick else 10)
-    with tempfile.TemporaryDirectory(prefix="seedcart-bench-redirect-") as tmp:
-        work = Path(tmp)
-        nginx = _bench_nginx(work, seconds, args.connections, args.pin)
-        floor = None if args.no_floor else _bench_python(work, seconds, args.connections, args.pin, floor=True)
-        ours = _bench_python(work, seconds, args.connections, args.pin)
-        api = _bench_python(work, seconds, args.connections, args.pin, via="api") if args.api else None
+    counts = [int(c) for c in args.connections.split(",") if c.strip()]
     pinned = "servers on CPU 0, wrk on CPU 1" if args.pin else "unpinned"
-    print(f"\nloopback, wrk -t1 -c{args.connections} -d{seconds}s, one server process each, {pinned}, "
-          "durable log on")
-    print(f"{'side':<40}{'clicks/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'x nginx':>9}")
-    for name, row in (("seedcart click edge /c/{code} (fsynced)", ours),
-                      ("seedcart API route /c/{code} (fsynced)", api),
-                      ("uvicorn floor: constant 302, no work", floor), ("nginx return 302", nginx)):
-        if row is not None:
-            ratio = f"{row['rate'] / nginx['rate']:.2f}" if nginx is not None else "-"
-            print(f"{name:<40}{row['rate']:>10,.0f}{row['p50']:>9.2f}{row['p99']:>9.2f}{row['cpu_us']:>12.0f}"
-                  f"{ratio:>9}")
-    print(f"seedcart: {int(ours['total'])} requests answered, {int(ours['recorded'])} clicks recorded (lake and "
-          f"log, also those in flight when wrk stopped), {int(ours['errors'])} non-2xx/3xx")
-    if floor is not None:
-        print(f"seedcart/floor: {ours['rate'] / floor['rate']:.2f} of the bare server's rate")
-    if nginx is not None:
-        print(f"ratio seedcart/nginx: {ours['rate'] / nginx['rate']:.2f} (target >= 0.35); seedcart p99 "
-              f"{ours['p99']:.2f} ms (target <= 10 ms)")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="seedcart-bench-redirect-") as tmp:
+        for connections in counts:
+            work = Path(tmp) / f"c{connections}"
+            work.mkdir()
+            nginx = _bench_nginx(work, seconds, connections, args.pin)
+            floor = None if args.no_floor else _bench_python(work, seconds, connections, args.pin, floor=True)
+            ours = _bench_python(work, seconds, connections, args.pin)
+            api = _bench_python(work, seconds, connections, args.pin, via="api") if args.api else None
+            results.append((connections, ours, api, floor, nginx))
+    for connections, ours, api, floor, nginx in results:
+        print(f"\nloopback, wrk -t1 -c{connections} -d{seconds}s, one server process each, {pinned}, durable log on")
+        print(f"{'side':<40}{'clicks/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'x nginx':>9}")
+        for name, row in (("seedcart click edge /c/{code} (fsynced)", ours),
+                          ("seedcart API route /c/{code} (fsynced)", api),
+                          ("uvicorn floor: constant 302, no work", floor), ("nginx return 302", nginx)):
+            if row is not None:
+                ratio = f"{row['rate'] / nginx['rate']:.2f}" if nginx is not None else "-"
+                print(f"{name:<40}{row['rate']:>10,.0f}{row['p50']:>9.2f}{row['p99']:>9.2f}{row['cpu_us']:>12.0f}"
+                      f"{ratio:>9}")
+        print(f"seedcart: {int(ours['total'])} requests answered, {int(ours['recorded'])} clicks recorded (lake and "
+              f"log, also those in flight when wrk stopped), {int(ours['errors'])} non-2xx/3xx")
+        if floor is not None:
+            print(f"seedcart/floor: {ours['rate'] / floor['rate']:.2f} of the bare server's rate")
+        if nginx is not None:
+            print(f"ratio seedcart/nginx at {connections} connections: {ours['rate'] / nginx['rate']:.2f} "
+                  f"(target >= 0.35); seedcart p99 {ours['p99']:.2f} ms (target <= 10 ms)")
 
 
 if __name__ == "__main__":

@@ -189,7 +189,9 @@ class LinkSettings(BaseModel):
         description="Repeat clicks from one IP + agent (+ user, when passed) on one link within this are duplicates.",
     )
     click_commit_ms: float = Field(
-        default=1.0, description="Under load, at most one click log write (fsync) per this many ms: group commit."
+        default=0.0,
+        description="At least this many ms between the end of one click log write (fsync) and the start of the "
+        "next; 0: the clicks that came during a write are written as soon as it ends (group commit either way).",
     )
     cache_refresh_s: float = Field(default=1.0, description="How often the redirect's link cache asks for changes.")
     cache_full_reload_s: float = Field(

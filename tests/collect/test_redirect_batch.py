@@ -1,9 +1,11 @@
 """Clicks that share one log append: each is acknowledged only after the append, a client going
-away loses nobody else's click, and a failed append fails every click in it (503, not a 302)."""
+away loses nobody else's click, a failed append fails every click in it (503, not a 302), clicks
+arriving during a write form the next entry, and the write never blocks the event loop."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -11,7 +13,7 @@ from tests.links.world import OneLinkCache
 
 from seedcart.collect.clicks import ClickRecorder
 from seedcart.collect.redirect import RedirectService
-from seedcart.errors import StorageUnavailable
+from seedcart.errors import Backpressure, StorageUnavailable
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 
@@ -24,7 +26,10 @@ class _GatedLog:
         self.gate = asyncio.Event()
         self.error = error
 
+        self.started: list[int] = []  # the size of each append, when it started
+
     async def append(self, table: str, records: list[dict[str, Any]]) -> int:
+        self.started.append(len(records))
         await self.gate.wait()
         if self.error is not None:
             raise self.error
@@ -32,8 +37,12 @@ class _GatedLog:
         return sum(len(e) for e in self.entries)
 
 
-def _service() -> RedirectService:
-    return RedirectService(OneLinkCache(), ClickRecorder(b"k" * 32))  # type: ignore[arg-type]
+def _service(**kwargs: Any) -> RedirectService:
+    return RedirectService(OneLinkCache(), ClickRecorder(b"k" * 32), **kwargs)  # type: ignore[arg-type]
+
+
+def _click(service: RedirectService, log: Any, ip: str = "10.0.0.1") -> asyncio.Task[Any]:
+    return asyncio.create_task(service.handle_click(log, "abc", method="GET", ip=ip, user_agent=IPHONE))
 
 
 def test_concurrent_clicks_share_one_entry_and_wait_for_it() -> None:
@@ -115,5 +124,70 @@ def test_bot_clicks_lost_to_a_failed_append_are_counted() -> None:
         log.gate.set()
         await service.drain()
         assert service.status()["bot_clicks_lost"] == 1
+
+    asyncio.run(run())
+
+
+def test_clicks_during_a_write_form_the_next_entry_written_when_it_ends() -> None:
+    async def run() -> None:
+        service, log = _service(), _GatedLog()
+        first = _click(service, log)
+        await asyncio.sleep(0.01)
+        rest = [_click(service, log, f"10.0.0.{i}") for i in range(2, 5)]
+        await asyncio.sleep(0.01)
+        assert log.started == [1]  # one write at a time: the three wait for the first to end
+        log.gate.set()
+        answers = await asyncio.gather(first, *rest)
+        assert log.started == [1, 3] and [len(e) for e in log.entries] == [1, 3]
+        assert all(a.status == 302 for a in answers)
+
+    asyncio.run(run())
+
+
+def test_too_many_clicks_waiting_for_the_log_is_backpressure() -> None:
+    async def run() -> None:
+        service, log = _service(max_waiting=2), _GatedLog()
+        first = _click(service, log)
+        await asyncio.sleep(0.01)  # in flight: no longer waiting
+        queued = [_click(service, log, f"10.0.0.{i}") for i in range(2, 4)]
+        await asyncio.sleep(0.01)
+        with pytest.raises(Backpressure):
+            await service.handle_click(log, "abc", method="GET", ip="10.0.0.9", user_agent=IPHONE)
+        log.gate.set()
+        assert [a.status for a in await asyncio.gather(first, *queued)] == [302, 302, 302]
+        assert sum(len(e) for e in log.entries) == 3  # the refused click was never written
+
+    asyncio.run(run())
+
+
+def test_the_fsync_runs_off_the_event_loop() -> None:
+    class SlowDisk:
+        """``append_now`` blocks its thread until released, as a slow fsync does."""
+
+        def __init__(self) -> None:
+            self.release = threading.Event()
+            self.threads: list[int] = []
+            self.records: list[dict[str, Any]] = []
+
+        def append_now(self, table: str, records: list[dict[str, Any]]) -> int:
+            self.threads.append(threading.get_ident())
+            assert self.release.wait(10)
+            self.records += records
+            return len(self.records)
+
+        async def append(self, table: str, records: list[dict[str, Any]]) -> int:
+            raise AssertionError("append_now is used")
+
+    async def run() -> None:
+        service, log = _service(), SlowDisk()
+        click = _click(service, log)
+        await asyncio.sleep(0.05)
+        # the loop is free while the disk works: an unknown code is answered meanwhile
+        assert (await service.handle_click(log, "nosuch", method="GET", ip="10.0.0.2", user_agent=IPHONE)).status == 404
+        assert not click.done() and log.threads and log.threads[0] != threading.get_ident()
+        log.release.set()
+        assert (await click).status == 302 and len(log.records) == 1
+        await service.drain()
+        service.close()
 
     asyncio.run(run())

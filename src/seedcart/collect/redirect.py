@@ -5,10 +5,9 @@
 1. the code is looked up in the in-memory ``LinkCache`` (unknown or inactive -> 404 page);
 2. a click id is minted and a ``link_click`` touch is built (``ClickRecorder``);
 3. the record joins the next log entry (group commit, DESIGN §4: one append and one fsync for
-   every click since the last, written at the end of the loop turn or, under load, at most one
-   per ``links.click_commit_ms``; see ``_ClickBatch``) and, for people, the answer waits until
-   it is fsynced; bots are appended without waiting (they are never counted, and must still be
-   answered fast);
+   every click since the last, written off the event loop by a writer thread while the next
+   entry fills; see ``_ClickBatch``) and, for people, the answer waits until it is fsynced; bots
+   are appended without waiting (they are never counted, and must still be answered fast);
 4. the answer: 302 to the app deep link for iOS and Android agents; inside WeChat's browser,
    partners whose schemes WeChat blocks get a small landing page with the web link; everyone
    else gets 302 to the web URL (a landing page when the partner has no web page). Every target
@@ -26,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 class TouchLog(Protocol):
     """What the redirect needs of the durable log (``seedcart.collect.log.DurableLog``). A log that
     also has ``append_now(table, records) -> position`` (write and fsync in the calling thread) is
-    appended to that way, once per event-loop turn."""
+    appended to that way, from the redirect's own writer thread."""
 
     async def append(self, table: str, records: list[dict[str, Any]]) -> int: ...
 
@@ -165,100 +166,126 @@ def choose_target(link: CachedLink, ua_class: str, click_id: str) -> Answer:
 Settle = Callable[[BaseException | None], None]
 
 
+class _Entry:
+    """Clicks waiting for one log entry: their records and the settles of those who wait."""
+
+    __slots__ = ("log", "records", "settles")
+
+    def __init__(self, log: TouchLog) -> None:
+        self.log = log
+        self.records: list[dict[str, Any]] = []
+        self.settles: list[Settle] = []
+
+
 class _ClickBatch:
-    """Clicks share log appends: one entry, one fsync for every click gathered since the last.
+    """Clicks share log appends: one entry, one fsync for every click gathered meanwhile.
 
-    A batch is written at the end of the event-loop turn that opened it, unless the previous write
-    ended less than ``spacing_s`` ago: then when ``spacing_s`` has passed since it (or at once
-    when ``max_records`` are waiting). An idle redirect so adds no wait at all, and a busy one
-    writes at most one entry per ``spacing_s`` plus the write itself, each holding every click
-    that came meanwhile (group commit, DESIGN §4). With a log that has ``append_now`` the entry is
-    written in the loop's thread (no hand-off to the committer and back); otherwise through
-    ``append``. Each person's click waits through its own ``Settle`` callback, so a client going
-    away affects only its own answer; a bot's click joins the entry unawaited."""
+    One write is in flight at a time, off the event loop: in a writer thread of its own when the log
+    has ``append_now`` (the write and the fsync release the interpreter lock, so the loop keeps
+    parsing and answering other connections meanwhile), otherwise through the log's ``append``.
+    The clicks that arrive while a write is in flight gather into the next entry, which is written
+    as soon as that write ends (group commit, DESIGN §4): an idle redirect writes a click at the end
+    of the loop turn that took it, a busy one always has the next entry filling while the disk
+    works. ``spacing_s`` > 0 also keeps at least that long between the end of one write and the start
+    of the next (fewer, larger entries). Each person's click waits through its own ``Settle``
+    callback, so a client going away affects only its own answer; a bot's click joins the entry
+    unawaited. More than ``max_waiting`` clicks not yet written: Backpressure."""
 
-    def __init__(self, spacing_s: float = 0.0, max_records: int = 1024) -> None:
+    def __init__(self, spacing_s: float = 0.0, max_waiting: int = 100_000) -> None:
         self.spacing_s = spacing_s
-        self.max_records = max_records
-        self._records: list[dict[str, Any]] = []
-        self._settles: list[Settle] = []
-        self._log: TouchLog | None = None
-        self._inflight: set[asyncio.Future[int]] = set()
+        self.max_waiting = max_waiting
+        self._queue: deque[_Entry] = deque()
+        self._waiting = 0  # records queued, not yet handed to a write
+        self._writing: asyncio.Future[int] | None = None
+        self._pump_handle: asyncio.Handle | None = None
         self._last_write = float("-inf")  # loop time when the last write ended
+        self._writer: ThreadPoolExecutor | None = None
         self.batches = 0
         self.lost = 0  # unawaited (bot) clicks whose append failed
 
     def add(self, log: TouchLog, record: dict[str, Any], settle: Settle | None = None) -> None:
-        """Queue ``record`` for this turn's entry; ``settle`` is called once the entry is fsynced
+        """Queue ``record`` for the next entry; ``settle`` is called once the entry is fsynced
         (``None``) or failed (the log's error: Backpressure, StorageUnavailable)."""
-        if self._log is not log:
-            if self._log is not None:  # another log in the same batch (a restarted intake): its own entry
-                self._flush()
-            self._log = log
-            loop = asyncio.get_running_loop()
-            wait = self._last_write + self.spacing_s - loop.time()
-            if wait > 0:
-                loop.call_later(wait, self._flush)
-            else:
-                loop.call_soon(self._flush)
-        self._records.append(record)
+        if self._waiting >= self.max_waiting:
+            raise Backpressure(f"{self._waiting} clicks are waiting for the log", retry_after=1.0,
+                               queued=self._waiting)
+        queue = self._queue
+        if not queue or queue[-1].log is not log:  # another log (a restarted intake): its own entry
+            queue.append(_Entry(log))
+        entry = queue[-1]
+        entry.records.append(record)
         if settle is not None:
-            self._settles.append(settle)
-        if len(self._records) == self.max_records:
-            asyncio.get_running_loop().call_soon(self._flush)  # the timer of this batch then finds none
+            entry.settles.append(settle)
+        self._waiting += 1
+        if self._writing is None and self._pump_handle is None:
+            self._pump_handle = asyncio.get_running_loop().call_soon(self._pump)
 
-    def _flush(self) -> None:
-        records, settles, log = self._records, self._settles, self._log
-        if log is None:
+    def _pump(self) -> None:
+        """Start the next write, unless one is in flight (its end pumps again) or spacing holds it."""
+        self._pump_handle = None
+        if self._writing is not None or not self._queue:
             return
-        self._records, self._settles, self._log = [], [], None
+        loop = asyncio.get_running_loop()
+        wait = self._last_write + self.spacing_s - loop.time()
+        if wait > 0:
+            self._pump_handle = loop.call_later(wait, self._pump)
+            return
+        entry = self._queue.popleft()
+        self._waiting -= len(entry.records)
         self.batches += 1
-        append_now = getattr(log, "append_now", None)
+        append_now = getattr(entry.log, "append_now", None)
         if append_now is not None:
-            try:
-                append_now("touch", records)
-            except Exception as exc:
-                self._resolve(settles, exc, len(records) - len(settles))
-            else:
-                self._resolve(settles, None, 0)
-            self._last_write = asyncio.get_running_loop().time()
-            return
-        task = asyncio.ensure_future(log.append("touch", records))
-        self._inflight.add(task)
-        task.add_done_callback(lambda t: self._settle(t, settles, len(records) - len(settles)))
-
-    def _settle(self, task: asyncio.Future[int], settles: list[Settle], unwaited: int) -> None:
-        self._inflight.discard(task)
-        self._last_write = asyncio.get_running_loop().time()
-        if task.cancelled():
-            self._resolve(settles, StorageUnavailable("the click log append was cancelled"), unwaited)
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(1, thread_name_prefix="seedcart-click-log")
+            writing: asyncio.Future[int] = loop.run_in_executor(self._writer, append_now, "touch", entry.records)
         else:
-            self._resolve(settles, task.exception(), unwaited)
+            writing = asyncio.ensure_future(entry.log.append("touch", entry.records))
+        self._writing = writing
+        writing.add_done_callback(lambda done: self._written(done, entry))
 
-    def _resolve(self, settles: list[Settle], error: BaseException | None, unwaited: int) -> None:
-        for settle in settles:
+    def _written(self, done: asyncio.Future[int], entry: _Entry) -> None:
+        self._writing = None
+        self._last_write = asyncio.get_running_loop().time()
+        error = StorageUnavailable("the click log append was cancelled") if done.cancelled() else done.exception()
+        for settle in entry.settles:
             try:
                 settle(error)
             except Exception:  # one answer failing to go out must not keep the others
                 logger.exception("answering a click failed")
+        unwaited = len(entry.records) - len(entry.settles)
         if error is not None and unwaited:
             self.lost += unwaited
             logger.warning("%d bot clicks were not recorded: %s", unwaited, error)
+        self._pump()
 
     async def drain(self) -> None:
-        """Append what this turn gathered so far, then wait for every append still in flight."""
-        self._flush()
-        while self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+        """Write every click queued so far and wait for the writes."""
+        while self._queue or self._writing is not None:
+            if self._writing is None:
+                if self._pump_handle is not None:
+                    self._pump_handle.cancel()
+                self._last_write = float("-inf")  # no spacing: the app is stopping
+                self._pump()
+            writing = self._writing
+            if writing is not None:
+                await asyncio.wait([writing])
+                await asyncio.sleep(0)  # its done callback has run: the next entry is in flight
+
+    def close(self) -> None:
+        """Stop the writer thread (after ``drain``)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
 
 class RedirectService:
     """The links service: the link cache and the click recorder."""
 
-    def __init__(self, cache: LinkCache, recorder: ClickRecorder, *, commit_spacing_s: float = 0.0) -> None:
+    def __init__(self, cache: LinkCache, recorder: ClickRecorder, *, commit_spacing_s: float = 0.0,
+                 max_waiting: int = 100_000) -> None:
         self.cache = cache
         self.recorder = recorder
-        self._batch = _ClickBatch(commit_spacing_s)
+        self._batch = _ClickBatch(commit_spacing_s, max_waiting)
 
     def status(self) -> dict[str, Any]:
         """Cache and click counters, for /healthz."""
@@ -306,6 +333,10 @@ class RedirectService:
         """Wait for clicks still being appended (bots' included)."""
         await self._batch.drain()
 
+    def close(self) -> None:
+        """Stop the click log's writer thread (after ``drain``)."""
+        self._batch.close()
+
 
 def running(services: Mapping[str, Any]) -> tuple[RedirectService, TouchLog | None]:
     """The app's links service and the intake's durable log, from its running services
@@ -328,4 +359,5 @@ async def redirect_service(settings: Settings, catalog: Catalog) -> AsyncIterato
         yield service
     finally:
         await service.drain()
+        service.close()
         await cache.stop()
