@@ -7,6 +7,7 @@ import string
 
 import pytest
 
+from seedcart.collect import clicks
 from seedcart.collect.clicks import ClickRecorder, DuplicateWindow, classify_agent, mint_click_id
 from seedcart.links.cache import CachedLink
 
@@ -66,3 +67,17 @@ def test_click_ids_are_distinct_urlsafe_16_byte_tokens() -> None:
     for click_id in ids[:50]:
         assert len(click_id) == 22 and set(click_id) <= URLSAFE
         assert len(base64.urlsafe_b64decode(click_id + "==")) == 16
+
+
+def test_each_click_id_encodes_exactly_its_own_16_random_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[bytes] = []
+
+    def urandom(size: int) -> bytes:
+        drawn.append(bytes((i * 7 + 3 * len(drawn)) % 256 for i in range(size)))  # every byte value, shifted
+        return drawn[-1]
+
+    monkeypatch.setattr(clicks.os, "urandom", urandom)
+    ids = clicks._mint_many()
+    raw = drawn[0]
+    assert [base64.urlsafe_b64decode(i + "==") for i in ids] == [raw[k:k + 16] for k in range(0, len(raw), 16)]
+    assert all(len(i) == 22 for i in ids)

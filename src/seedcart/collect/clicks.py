@@ -76,9 +76,19 @@ def mint_click_id() -> str:
         try:
             return _unused_ids.pop()  # atomic: safe if a thread mints too
         except IndexError:
-            raw = os.urandom(_ID_BYTES * _IDS_PER_READ)
-            _unused_ids.extend(base64.urlsafe_b64encode(raw[i:i + _ID_BYTES])[:22].decode("ascii")
-                               for i in range(0, len(raw), _ID_BYTES))
+            _unused_ids.extend(_mint_many())
+
+
+def _mint_many() -> list[str]:
+    """``_IDS_PER_READ`` ids from one read of the OS generator, base64-encoded in one call: each
+    id's 16 bytes are followed by 2 zero bytes, so every id is a whole 24-character group of which
+    the first 22 characters are exactly the unpadded encoding of the 16 bytes."""
+    raw = os.urandom(_ID_BYTES * _IDS_PER_READ)
+    spaced = bytearray((_ID_BYTES + 2) * _IDS_PER_READ)
+    for column in range(_ID_BYTES):
+        spaced[column::_ID_BYTES + 2] = raw[column::_ID_BYTES]
+    text = base64.urlsafe_b64encode(spaced).decode("ascii")
+    return [text[start:start + 22] for start in range(0, len(text), 24)]
 
 
 class DuplicateWindow:
@@ -186,7 +196,7 @@ class ClickRecorder:
         self.clicks += 1
         self.bots += is_bot
         self.duplicates += is_duplicate
-        return Click(click_id=click_id, ua_class=ua_class, is_bot=is_bot, is_duplicate=is_duplicate, record=record)
+        return Click(click_id, ua_class, is_bot, is_duplicate, record)  # positional: the hot path
 
     def status(self) -> dict[str, Any]:
         """Counters since start."""
