@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from seedcart.attribute import pathsolve
 from seedcart.attribute.markov import markov_shares
 from seedcart.attribute.pathsolve import SEP, solve_summary
 from seedcart.attribute.shapley import PathSummary, shapley_shares
@@ -112,3 +113,15 @@ def test_a_targeted_solve_gives_the_marked_paths_exactly_their_shares_in_the_who
     wanted = {(b, a, p) for b, a, p, m in zip(table["_bkey"].to_pylist(), table["action"].to_pylist(),
                                               table["path"].to_pylist(), marked, strict=True) if m}
     assert got == {key: share for key, share in everything.items() if key[:3] in wanted}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_paths_whose_keys_collide_are_still_told_apart_exactly(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # every path of a group gets the same key: the first path of a key is then seldom the one sought
+    monkeypatch.setattr(pathsolve, "_mix", lambda sums, length, group: group.astype(np.uint64))
+    groups = _summary(seed)
+    got = _solved(_as_table(groups), ["shapley"])
+    expected = _reference(groups, ["shapley"])
+    assert set(got) == set(expected)
+    for key, share in expected.items():
+        assert math.isclose(got[key], share, rel_tol=1e-9, abs_tol=1e-12), key

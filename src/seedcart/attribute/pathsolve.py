@@ -211,18 +211,48 @@ def _shapley_gains(paths: _Paths, d_row: np.ndarray, d_code: np.ndarray, d_count
                    paths.length[d_row] - d_count, paths.group[d_row])
     without = np.zeros(len(d_row))
     hits = np.flatnonzero(np.isin(reduced, keys))
-    if len(hits):
-        by_key = np.argsort(keys, kind="stable")
-        sorted_keys = keys[by_key]
-        for i in hits:
-            row = int(d_row[i])
-            mine = paths.codes[paths.start[row]:paths.start[row] + paths.length[row]]
-            rest = mine[mine != d_code[i]]
-            lo, hi = np.searchsorted(sorted_keys, reduced[i]), np.searchsorted(sorted_keys, reduced[i], "right")
-            for other in by_key[lo:hi]:
-                theirs = paths.codes[paths.start[other]:paths.start[other] + paths.length[other]]
-                if paths.group[other] == paths.group[row] and np.array_equal(theirs, rest):
-                    without[i] = rate[other]
-                    break
+    if not len(hits):
+        return np.asarray(np.maximum(rate[d_row] - without, 0.0), dtype=float)
+    by_key = np.argsort(keys, kind="stable")
+    sorted_keys = keys[by_key]
+    lo = np.searchsorted(sorted_keys, reduced[hits])
+    hi = np.searchsorted(sorted_keys, reduced[hits], "right")
+    # The first path holding each hit's key is nearly always the one (a 64-bit key collides about
+    # never): checked exactly for all hits at once; the others go through every path of the key.
+    first = by_key[lo]
+    same = _equal_without(paths, d_row[hits], d_code[hits], first)
+    without[hits[same]] = rate[first[same]]
+    for h in np.flatnonzero(~same & (hi - lo > 1)):
+        i, row = int(hits[h]), int(d_row[hits[h]])
+        mine = paths.codes[paths.start[row]:paths.start[row] + paths.length[row]]
+        rest = mine[mine != d_code[i]]
+        for other in by_key[int(lo[h]) + 1:int(hi[h])]:
+            theirs = paths.codes[paths.start[other]:paths.start[other] + paths.length[other]]
+            if paths.group[other] == paths.group[row] and np.array_equal(theirs, rest):
+                without[i] = rate[other]
+                break
     return np.asarray(np.maximum(rate[d_row] - without, 0.0), dtype=float)
 
+
+def _spans(start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The positions ``start[k]:start[k] + length[k]`` of every ``k``, concatenated, and each one's ``k``."""
+    owner = np.repeat(np.arange(len(length)), length)
+    offsets = np.cumsum(length) - length
+    return start[owner] + np.arange(len(owner)) - offsets[owner], owner
+
+
+def _equal_without(paths: _Paths, row: np.ndarray, code: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Per ``k``: whether path ``other[k]`` is path ``row[k]`` without note ``code[k]`` (every touch
+    of it), in the same group: the same notes in the same order."""
+    mine, owner = _spans(paths.start[row], paths.length[row])
+    kept = paths.codes[mine] != code[owner]
+    rest, rest_owner = paths.codes[mine][kept], owner[kept]
+    rest_length = np.bincount(rest_owner, minlength=len(row))
+    same = (paths.group[other] == paths.group[row]) & (paths.length[other] == rest_length)
+    # where the lengths agree, compare touch by touch; both runs are in path order
+    theirs, theirs_owner = _spans(paths.start[other[same]], paths.length[other[same]])
+    candidates = np.flatnonzero(same)
+    compared = same[rest_owner]
+    differ = paths.codes[theirs] != rest[compared]
+    mismatches = np.bincount(candidates[theirs_owner[differ]], minlength=len(row))
+    return np.asarray(same & (mismatches == 0))
