@@ -10,7 +10,9 @@ import duckdb
 import ibis
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from seedcart.lake import reader
 from seedcart.lake.credit import pack_arrow, unpack, unpack_sql
 from seedcart.lake.engines import connect
 from seedcart.lake.reader import read_credit, read_table, table_files
@@ -87,3 +89,20 @@ def test_the_lake_stores_pairs_and_every_reader_sees_long_rows(tmp_path: Path) -
     assert _sorted(conform("credit", read_table(con, tmp_path, "credit").to_pyarrow(), schema=CREDIT)) == \
         _sorted(long)
     assert read_credit(tmp_path / "absent").num_rows == 0
+
+
+def test_reading_the_credit_table_while_a_file_is_retired_lists_it_again(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    long = _long_rows()
+    LakeWriter(str(tmp_path)).append("credit", pack_arrow(long))
+    listings: list[int] = []
+
+    def listing(root: str | Path, table: str) -> list[Path]:
+        # the first listing names a file a rewrite retired before it could be read
+        listings.append(1)
+        files = table_files(root, table)
+        return [*files, files[0].with_name("part-retired.parquet")] if len(listings) == 1 else files
+
+    monkeypatch.setattr(reader, "table_files", listing)
+    assert _sorted(read_credit(tmp_path)) == _sorted(long)
+    assert len(listings) == 2

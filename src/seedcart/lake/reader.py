@@ -89,8 +89,15 @@ def read_table(con: Any, root: str | Path, table: Table | str) -> ir.Table:
 def read_credit(root: str | Path, files: list[Path] | None = None) -> pa.Table:
     """The lake's credit table (or its ``files``) as long rows in Arrow (``seedcart.lake.schemas.CREDIT``),
     all in memory: for a large lake, read the rows you need through :func:`read_table` or
-    ``seedcart.lake.credit.unpack_sql`` instead."""
-    files = table_files(root, "credit") if files is None else files
+    ``seedcart.lake.credit.unpack_sql`` instead. Reading the whole table is safe while a server
+    rewrites it (a file retired between listing and reading: listed and read again, ``read_listed``)."""
+    if files is not None:
+        return _read_credit_files(files)
+    table, _ = read_listed(lambda: table_files(root, "credit"), _read_credit_files)
+    return table
+
+
+def _read_credit_files(files: list[Path]) -> pa.Table:
     if not files:
         return CREDIT.empty_table()
     con = duckdb.connect()
