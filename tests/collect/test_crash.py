@@ -1,5 +1,5 @@
 """Acknowledged means durable: load a real server, kill -9 it mid-load, restart, and find every
-acknowledged event in the lake exactly once (DESIGN §4)."""
+acknowledged event (and every click answered with a 302) in the lake exactly once (DESIGN §4)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import orjson
@@ -19,12 +21,19 @@ import pytest
 from tests.collect.conftest import Keys, intake_settings, lake_rows, mint_keys, signed, wait_flushed
 from tests.conftest import free_port
 
+from seedcart.catalog.brands import create_brand
+from seedcart.catalog.campaigns import create_campaign
+from seedcart.catalog.db import open_catalog
+from seedcart.catalog.links import create_link
+from seedcart.catalog.products import create_product, upsert_note
+from seedcart.config import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, port: int, **env_vars: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "SEEDCART__DATA_DIR": str(data_dir), "SEEDCART__INTAKE__FLUSH_INTERVAL_S": "0.2",
-           "PYTHONPATH": str(ROOT)}
+           "PYTHONPATH": str(ROOT), **env_vars}
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "tests.collect.crash_app:app",
                              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -112,3 +121,73 @@ def test_kill_dash_nine_loses_nothing_acknowledged_and_duplicates_nothing(tmp_pa
     expected_bf = {r["event_id"] for b in acked["backflow"] for r in orjson.loads(b)}
     assert expected_bf <= set(backflow_ids)
     assert max(backflow_ids.values()) == 1
+
+
+def seed_link(settings: Settings) -> str:
+    """One ad link (JD, in a CID campaign) in the catalog of ``settings``; its short code."""
+    catalog = open_catalog(settings)
+    try:
+        with catalog.session() as s:
+            brand = create_brand(s, "crash").id
+            product = create_product(s, partner_id="jd", item_id="100012043978", brand_id=brand,
+                                     category_id="beauty").id
+            upsert_note(s, "crash-note", brand_id=brand, is_ad=True)
+            campaign = create_campaign(s, brand_id=brand, partner_id="jd", mode="CID", bid_type="CPC",
+                                       bid_price=10, start_at=datetime(2026, 1, 1, tzinfo=UTC)).id
+            return create_link(s, kind="ad_link", note_id="crash-note", product_id=product,
+                               campaign_id=campaign, placement="feed").code
+    finally:
+        catalog.close()
+
+
+def click(url: str, code: str, worker: int, stop: threading.Event, redirected: list[str]) -> None:
+    """Click ``code`` until stopped, keeping the click id of every 302 received."""
+    agent = f"Mozilla/5.0 (X11; Linux x86_64) worker/{worker}"  # a desktop: the web URL, click id in its query
+    with httpx.Client(base_url=url, timeout=10, headers={"User-Agent": agent}) as c:
+        while not stop.is_set():
+            try:
+                answer = c.get(f"/c/{code}")
+            except httpx.HTTPError:
+                return  # the server died under us: this click was never answered
+            if answer.status_code == 302:
+                (click_id,) = parse_qs(urlsplit(answer.headers["location"]).query)["sc_cid"]
+                redirected.append(click_id)
+
+
+@pytest.mark.slow
+def test_kill_dash_nine_loses_no_click_that_was_redirected(tmp_path: Path) -> None:
+    settings = intake_settings(tmp_path)
+    code = seed_link(settings)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    # 100 ms between click log writes: every click waits longer for its fsync, so a redirect that
+    # answered before the write would be caught by the kill with many such clicks outstanding
+    proc = start_server(settings.data_dir, port, SEEDCART__LINKS__CLICK_COMMIT_MS="100")
+    redirected: list[str] = []
+    stop = threading.Event()
+    workers = [threading.Thread(target=click, args=(url, code, w, stop, redirected)) for w in range(4)]
+    try:
+        for t in workers:
+            t.start()
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGKILL)  # clicks in flight in the writer thread, none drained
+        proc.wait()
+    finally:
+        stop.set()
+        for t in workers:
+            t.join()
+        if proc.poll() is None:
+            proc.kill()
+    assert len(redirected) > 20
+
+    proc = start_server(settings.data_dir, port)  # replays the log into the lake before serving
+    try:
+        with httpx.Client(base_url=url, timeout=10) as c:
+            wait_flushed(c)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+    clicks = Counter(r["event_id"] for r in lake_rows(settings, "touch") if r["kind"] == "link_click")
+    assert set(redirected) <= set(clicks), f"{len(set(redirected) - set(clicks))} redirected clicks lost"
+    assert max(clicks.values()) == 1  # exactly once
