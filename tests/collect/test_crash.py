@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,12 +19,10 @@ import orjson
 import pytest
 from tests.collect.conftest import Keys, intake_settings, lake_rows, mint_keys, signed, wait_flushed
 from tests.conftest import free_port
+from tests.links.world import seed_world
 
-from seedcart.catalog.brands import create_brand
-from seedcart.catalog.campaigns import create_campaign
 from seedcart.catalog.db import open_catalog
 from seedcart.catalog.links import create_link
-from seedcart.catalog.products import create_product, upsert_note
 from seedcart.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +73,23 @@ def load(url: str, keys: Keys, worker: int, stop: threading.Event, acked: dict[s
                 return  # the server died under us: whatever was in flight was never acknowledged
 
 
+def load_then_kill(proc: subprocess.Popen[bytes], workers: list[threading.Thread], stop: threading.Event) -> None:
+    """Start the load, kill -9 the server two seconds in (no drain, no final flush, no log close),
+    then stop the load."""
+    try:
+        for t in workers:
+            t.start()
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        stop.set()
+        for t in workers:
+            t.join()
+        if proc.poll() is None:
+            proc.kill()
+
+
 @pytest.mark.slow
 def test_kill_dash_nine_loses_nothing_acknowledged_and_duplicates_nothing(tmp_path: Path) -> None:
     settings = intake_settings(tmp_path)
@@ -85,19 +99,7 @@ def test_kill_dash_nine_loses_nothing_acknowledged_and_duplicates_nothing(tmp_pa
     proc = start_server(settings.data_dir, port)
     acked: dict[str, list[Any]] = {"touch": [], "backflow": []}
     stop = threading.Event()
-    workers = [threading.Thread(target=load, args=(url, keys, w, stop, acked)) for w in range(4)]
-    try:
-        for t in workers:
-            t.start()
-        time.sleep(2.0)
-        proc.send_signal(signal.SIGKILL)  # no drain, no final flush, no log close
-        proc.wait()
-    finally:
-        stop.set()
-        for t in workers:
-            t.join()
-        if proc.poll() is None:
-            proc.kill()
+    load_then_kill(proc, [threading.Thread(target=load, args=(url, keys, w, stop, acked)) for w in range(4)], stop)
     assert acked["touch"] and acked["backflow"]
 
     proc = start_server(settings.data_dir, port)  # replays the log into the lake before serving
@@ -124,18 +126,14 @@ def test_kill_dash_nine_loses_nothing_acknowledged_and_duplicates_nothing(tmp_pa
 
 
 def seed_link(settings: Settings) -> str:
-    """One ad link (JD, in a CID campaign) in the catalog of ``settings``; its short code."""
+    """The links tests' world in the catalog of ``settings``, and one ad link in it (JD, the CID
+    campaign); its short code."""
     catalog = open_catalog(settings)
     try:
+        world = seed_world(catalog)
         with catalog.session() as s:
-            brand = create_brand(s, "crash").id
-            product = create_product(s, partner_id="jd", item_id="100012043978", brand_id=brand,
-                                     category_id="beauty").id
-            upsert_note(s, "crash-note", brand_id=brand, is_ad=True)
-            campaign = create_campaign(s, brand_id=brand, partner_id="jd", mode="CID", bid_type="CPC",
-                                       bid_price=10, start_at=datetime(2026, 1, 1, tzinfo=UTC)).id
-            return create_link(s, kind="ad_link", note_id="crash-note", product_id=product,
-                               campaign_id=campaign, placement="feed").code
+            return create_link(s, kind="ad_link", note_id="n-ad", product_id=world.jd_product,
+                               campaign_id=world.cid_campaign, placement="feed").code
     finally:
         catalog.close()
 
@@ -165,19 +163,9 @@ def test_kill_dash_nine_loses_no_click_that_was_redirected(tmp_path: Path) -> No
     proc = start_server(settings.data_dir, port, SEEDCART__LINKS__CLICK_COMMIT_MS="100")
     redirected: list[str] = []
     stop = threading.Event()
-    workers = [threading.Thread(target=click, args=(url, code, w, stop, redirected)) for w in range(4)]
-    try:
-        for t in workers:
-            t.start()
-        time.sleep(2.0)
-        proc.send_signal(signal.SIGKILL)  # clicks in flight in the writer thread, none drained
-        proc.wait()
-    finally:
-        stop.set()
-        for t in workers:
-            t.join()
-        if proc.poll() is None:
-            proc.kill()
+    # killed with clicks in flight in the writer thread, none drained
+    load_then_kill(proc, [threading.Thread(target=click, args=(url, code, w, stop, redirected)) for w in range(4)],
+                   stop)
     assert len(redirected) > 20
 
     proc = start_server(settings.data_dir, port)  # replays the log into the lake before serving
