@@ -52,7 +52,6 @@ MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
 MAX_OUTSTANDING = 64
 _PREFIX = b"/c/"
-_PREFIX_LEN = len(_PREFIX)
 _JSON = {"content-type": "application/json"}
 
 
@@ -300,13 +299,12 @@ class _Connection(asyncio.Protocol):
                 if key in (b"uid", b"placement") and key not in query:
                     query[key] = unquote_plus(value.decode("latin-1"))
             user_id, placement = query.get(b"uid"), query.get(b"placement")
-        ip = self.peer if self.forwarded is None else self.edge.client_ip(self.peer, self.forwarded)
         try:
             service, log = running(self.edge.state.services)
             answer, waiting = service.begin_click(
-                log, path[_PREFIX_LEN:].decode("latin-1"), lambda error: self._settled(slot, answer, head_only, error),
-                method="HEAD" if head_only else "GET", ip=ip, user_agent=self.user_agent, referrer=self.referrer,
-                user_id=user_id, placement=placement)
+                log, path[len(_PREFIX):].decode("latin-1"), lambda error: self._settled(slot, answer, head_only, error),
+                method="HEAD" if head_only else "GET", ip=self.edge.client_ip(self.peer, self.forwarded),
+                user_agent=self.user_agent, referrer=self.referrer, user_id=user_id, placement=placement)
         except Exception as exc:  # every failure is an answer, never a dropped connection
             self._fill(slot, error_answer(exc), head_only)
             return
