@@ -211,26 +211,22 @@ def _shapley_gains(paths: _Paths, d_row: np.ndarray, d_code: np.ndarray, d_count
                    paths.length[d_row] - d_count, paths.group[d_row])
     without = np.zeros(len(d_row))
     hits = np.flatnonzero(np.isin(reduced, keys))
-    if not len(hits):
-        return np.asarray(np.maximum(rate[d_row] - without, 0.0), dtype=float)
-    by_key = np.argsort(keys, kind="stable")
-    sorted_keys = keys[by_key]
-    lo = np.searchsorted(sorted_keys, reduced[hits])
-    hi = np.searchsorted(sorted_keys, reduced[hits], "right")
-    # The first path holding each hit's key is nearly always the one (a 64-bit key collides about
-    # never): checked exactly for all hits at once; the others go through every path of the key.
-    first = by_key[lo]
-    same = _equal_without(paths, d_row[hits], d_code[hits], first)
-    without[hits[same]] = rate[first[same]]
-    for h in np.flatnonzero(~same & (hi - lo > 1)):
-        i, row = int(hits[h]), int(d_row[hits[h]])
-        mine = paths.codes[paths.start[row]:paths.start[row] + paths.length[row]]
-        rest = mine[mine != d_code[i]]
-        for other in by_key[int(lo[h]) + 1:int(hi[h])]:
-            theirs = paths.codes[paths.start[other]:paths.start[other] + paths.length[other]]
-            if paths.group[other] == paths.group[row] and np.array_equal(theirs, rest):
-                without[i] = rate[other]
-                break
+    if len(hits):
+        by_key = np.argsort(keys, kind="stable")
+        sorted_keys = keys[by_key]
+        lo = np.searchsorted(sorted_keys, reduced[hits])
+        hi = np.searchsorted(sorted_keys, reduced[hits], "right")
+        # The first path holding each hit's key is nearly always the one: checked for all hits at
+        # once; for the others (permutations of a path share its key), the rest of the key's paths.
+        first = by_key[lo]
+        same = _equal_without(paths, d_row[hits], d_code[hits], first)
+        without[hits[same]] = rate[first[same]]
+        for h in np.flatnonzero(~same & (hi - lo > 1)):
+            others = by_key[lo[h] + 1:hi[h]]
+            i = np.full(len(others), hits[h])
+            found = np.flatnonzero(_equal_without(paths, d_row[i], d_code[i], others))
+            if len(found):
+                without[hits[h]] = rate[others[found[0]]]
     return np.asarray(np.maximum(rate[d_row] - without, 0.0), dtype=float)
 
 
