@@ -25,7 +25,6 @@ class _GatedLog:
         self.entries: list[list[dict[str, Any]]] = []
         self.gate = asyncio.Event()
         self.error = error
-
         self.started: list[int] = []  # the size of each append, when it started
 
     async def append(self, table: str, records: list[dict[str, Any]]) -> int:
