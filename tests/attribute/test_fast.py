@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pyarrow as pa
 import pytest
+from tests.attribute.helpers import at, event, tables, touch
 from tests.attribute.worlds import random_world
 
 from seedcart.attribute import AttributionConfig, attribute_arrow
@@ -83,3 +84,17 @@ def test_fast_path_equals_the_portable_form_on_a_simulated_world() -> None:
                            AttributionConfig(actions=("order", "cart")))
     assert fast.num_rows > 10_000
     _assert_same(fast, portable)
+
+
+def test_a_click_id_recorded_more_than_once_credits_its_latest_click_on_both_paths() -> None:
+    # one click id on three counted link_click touches (a replayed app log): the latest by (ts, event_id)
+    # wins, and two of them share a timestamp, so only the event id breaks the tie
+    touches = [touch("k-early", at(1), "n1", kind="link_click", click_id="c1"),
+               touch("k-b", at(2), "n2", kind="link_click", click_id="c1"),
+               touch("k-a", at(2), "n3", kind="link_click", click_id="c1"),
+               touch("view", at(2.5), "n4", kind="impression")]
+    world = tables(touches, [event("order", at(3), click_id="c1")])
+    fast, portable = _both(world, AttributionConfig())
+    _assert_same(fast, portable)
+    assert set(zip(fast["model"].to_pylist(), fast["touch_event_id"].to_pylist(), strict=True)) == {
+        (model, "k-b") for model in AttributionConfig().models}
