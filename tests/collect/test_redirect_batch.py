@@ -12,7 +12,7 @@ import pytest
 from tests.links.world import OneLinkCache
 
 from seedcart.collect.clicks import ClickRecorder
-from seedcart.collect.redirect import RedirectService
+from seedcart.collect.redirect import RedirectService, _ClickBatch
 from seedcart.errors import Backpressure, StorageUnavailable
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
@@ -188,5 +188,55 @@ def test_the_fsync_runs_off_the_event_loop() -> None:
         assert (await click).status == 302 and len(log.records) == 1
         await service.drain()
         service.close()
+
+    asyncio.run(run())
+
+
+class _RecordingLog:
+    """Appends complete at once; each entry is kept."""
+
+    def __init__(self) -> None:
+        self.entries: list[list[dict[str, Any]]] = []
+
+    async def append(self, table: str, records: list[dict[str, Any]]) -> int:
+        self.entries.append(records)
+        return sum(len(e) for e in self.entries)
+
+
+def test_clicks_read_in_consecutive_turns_share_one_entry() -> None:
+    # with no write in flight, the requests that answered clicks send back arrive over a few turns of
+    # the loop: the entry is written once a turn brings no new click, not at the first of them
+    async def run() -> None:
+        batch, log = _ClickBatch(gather_s=10.0), _RecordingLog()
+        batch.add(log, {"n": 1})
+        loop = asyncio.get_running_loop()
+        loop.call_soon(batch.add, log, {"n": 2})  # the next turn
+        loop.call_soon(loop.call_soon, batch.add, log, {"n": 3})  # the turn after
+        await asyncio.sleep(0.01)
+        assert [[r["n"] for r in e] for e in log.entries] == [[1, 2, 3]]
+        await batch.drain()
+
+    asyncio.run(run())
+
+
+def test_a_click_every_turn_does_not_hold_the_entry_past_the_gather_bound() -> None:
+    async def run() -> None:
+        batch, log = _ClickBatch(gather_s=0.001), _RecordingLog()
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def click(n: int) -> None:
+            batch.add(log, {"n": n})
+            if n < 2000:
+                loop.call_soon(click, n + 1)
+            else:
+                done.set_result(None)
+
+        click(1)
+        await done
+        written = len(log.entries)
+        await batch.drain()
+        assert written > 1  # entries were written while clicks kept coming
+        assert [r["n"] for e in log.entries for r in e] == list(range(1, 2001))
 
     asyncio.run(run())

@@ -169,10 +169,11 @@ Settle = Callable[[BaseException | None], None]
 class _Entry:
     """Clicks waiting for one log entry: their records and the settles of those who wait."""
 
-    __slots__ = ("log", "records", "settles")
+    __slots__ = ("log", "opened", "records", "settles")
 
-    def __init__(self, log: TouchLog) -> None:
+    def __init__(self, log: TouchLog, opened: float) -> None:
         self.log = log
+        self.opened = opened  # loop time of its first click
         self.records: list[dict[str, Any]] = []
         self.settles: list[Settle] = []
 
@@ -184,16 +185,21 @@ class _ClickBatch:
     has ``append_now`` (the write and the fsync release the interpreter lock, so the loop keeps
     parsing and answering other connections meanwhile), otherwise through the log's ``append``.
     The clicks that arrive while a write is in flight gather into the next entry, which is written
-    as soon as that write ends (group commit, DESIGN §4): an idle redirect writes a click at the end
-    of the loop turn that took it, a busy one always has the next entry filling while the disk
-    works. ``spacing_s`` > 0 also keeps at least that long between the end of one write and the start
-    of the next (fewer, larger entries). Each person's click waits through its own ``Settle``
-    callback, so a client going away affects only its own answer; a bot's click joins the entry
-    unawaited. More than ``max_waiting`` clicks not yet written: Backpressure."""
+    as soon as that write ends (group commit, DESIGN §4), so a busy redirect always has the next
+    entry filling while the disk works. With no write in flight, an entry is written once a turn of
+    the loop has read the sockets and found no new click, or ``gather_s`` after its first click:
+    the requests that answered clicks send back come in over several turns, and writing at the
+    first of them would make the rest wait for that write and then for their own. ``spacing_s`` > 0
+    also keeps at least that long between the end of one write and the start of the next (fewer,
+    larger entries). Each person's click waits through its own ``Settle`` callback, so a client
+    going away affects only its own answer; a bot's click joins the entry unawaited. More than
+    ``max_waiting`` clicks not yet written: Backpressure."""
 
-    def __init__(self, spacing_s: float = 0.0, max_waiting: int = 100_000) -> None:
+    def __init__(self, spacing_s: float = 0.0, max_waiting: int = 100_000, gather_s: float = 0.0005) -> None:
         self.spacing_s = spacing_s
         self.max_waiting = max_waiting
+        self.gather_s = gather_s
+        self._gathered = 0  # records in the next entry when the pump last looked
         self._queue: deque[_Entry] = deque()
         self._waiting = 0  # records queued, not yet handed to a write
         self._writing: asyncio.Future[int] | None = None
@@ -211,7 +217,7 @@ class _ClickBatch:
                                queued=self._waiting)
         queue = self._queue
         if not queue or queue[-1].log is not log:  # another log (a restarted intake): its own entry
-            queue.append(_Entry(log))
+            queue.append(_Entry(log, asyncio.get_running_loop().time()))
         entry = queue[-1]
         entry.records.append(record)
         if settle is not None:
@@ -226,10 +232,17 @@ class _ClickBatch:
         if self._writing is not None or not self._queue:
             return
         loop = asyncio.get_running_loop()
-        wait = self._last_write + self.spacing_s - loop.time()
+        now = loop.time()
+        wait = self._last_write + self.spacing_s - now
         if wait > 0:
             self._pump_handle = loop.call_later(wait, self._pump)
             return
+        entry = self._queue[0]
+        if len(entry.records) != self._gathered and now - entry.opened < self.gather_s:
+            self._gathered = len(entry.records)  # this turn brought clicks: read the sockets once more
+            self._pump_handle = loop.call_soon(self._pump)
+            return
+        self._gathered = 0
         entry = self._queue.popleft()
         self._waiting -= len(entry.records)
         self.batches += 1
@@ -264,7 +277,8 @@ class _ClickBatch:
             if self._writing is None:
                 if self._pump_handle is not None:
                     self._pump_handle.cancel()
-                self._last_write = float("-inf")  # no spacing: the app is stopping
+                self._last_write = float("-inf")  # no spacing nor gathering: the app is stopping
+                self._gathered = len(self._queue[0].records) if self._queue else 0
                 self._pump()
             writing = self._writing
             if writing is not None:
@@ -282,10 +296,10 @@ class RedirectService:
     """The links service: the link cache and the click recorder."""
 
     def __init__(self, cache: LinkCache, recorder: ClickRecorder, *, commit_spacing_s: float = 0.0,
-                 max_waiting: int = 100_000) -> None:
+                 max_waiting: int = 100_000, gather_s: float = 0.0005) -> None:
         self.cache = cache
         self.recorder = recorder
-        self._batch = _ClickBatch(commit_spacing_s, max_waiting)
+        self._batch = _ClickBatch(commit_spacing_s, max_waiting, gather_s)
 
     def status(self) -> dict[str, Any]:
         """Cache and click counters, for /healthz."""
@@ -354,7 +368,8 @@ async def redirect_service(settings: Settings, catalog: Catalog) -> AsyncIterato
                       full_reload_s=settings.links.cache_full_reload_s)
     recorder = ClickRecorder(settings.alliance_key(), duplicate_window_s=settings.links.duplicate_window_s)
     await cache.start()
-    service = RedirectService(cache, recorder, commit_spacing_s=settings.links.click_commit_ms / 1000.0)
+    service = RedirectService(cache, recorder, commit_spacing_s=settings.links.click_commit_ms / 1000.0,
+                              gather_s=settings.links.click_gather_ms / 1000.0)
     try:
         yield service
     finally:
