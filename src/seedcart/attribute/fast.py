@@ -149,8 +149,8 @@ def _numbered_candidates(con: Any, touches: str, rows: str) -> tuple[ir.Table, s
     """``(candidate touches, candidates)``: the touches some candidate row of ``rows`` names (by the
     ``rowid`` of ``touches``, in ``_row``) with ``_tid``, their rank in ``(t_ts, t_event_id)`` order, and
     the candidate rows with ``_tid`` in place of ``_row``. Only the touches that are candidates go
-    through the sort: numbering every touch took longer than finding the candidates (a spilling sort
-    of 100M rows, 89 s), and ``_tid`` only has to order the touches of one event."""
+    through the sort (``_tid`` only has to order the touches of one event): numbering every touch was
+    one spilling sort of them all, 119 s at 100M touches, against 46 s for these three steps."""
     ids, numbered, cand = quote(_temp("tid")), _temp("touches"), _temp("candidates")
     _raw(con, f"CREATE TEMP TABLE {ids} AS SELECT d._row, row_number() OVER (ORDER BY t.t_ts, t.t_event_id) AS _tid "
               f"FROM (SELECT DISTINCT _row FROM {rows}) d JOIN {touches} t ON t.rowid = d._row", "touch ids")

@@ -210,11 +210,16 @@ def _shapley_gains(paths: _Paths, d_row: np.ndarray, d_code: np.ndarray, d_count
     reduced = _mix(sums[d_row] - d_count.astype(np.uint64) * words[d_code],
                    paths.length[d_row] - d_count, paths.group[d_row])
     without = np.zeros(len(d_row))
-    hits = np.flatnonzero(np.isin(reduced, keys))
+    by_key = np.argsort(keys, kind="stable")
+    sorted_keys = keys[by_key]
+    # each reduced key's place among the paths' keys (one search of the few path keys, rather than
+    # ``isin``, which sorts both arrays together); a hit is a place holding that very key
+    place = np.searchsorted(sorted_keys, reduced)
+    found = place < len(sorted_keys)
+    found[found] = sorted_keys[place[found]] == reduced[found]
+    hits = np.flatnonzero(found)
     if len(hits):
-        by_key = np.argsort(keys, kind="stable")
-        sorted_keys = keys[by_key]
-        lo = np.searchsorted(sorted_keys, reduced[hits])
+        lo = place[hits]
         hi = np.searchsorted(sorted_keys, reduced[hits], "right")
         # The first path holding each hit's key is nearly always the one: checked for all hits at
         # once; for the others (permutations of a path share its key), the rest of the key's paths.
