@@ -215,9 +215,9 @@ def _shapley_gains(paths: _Paths, d_row: np.ndarray, d_code: np.ndarray, d_count
     # each reduced key's place among the paths' keys (one search of the few path keys, rather than
     # ``isin``, which sorts both arrays together); a hit is a place holding that very key
     place = np.searchsorted(sorted_keys, reduced)
-    found = place < len(sorted_keys)
-    found[found] = sorted_keys[place[found]] == reduced[found]
-    hits = np.flatnonzero(found)
+    present = place < len(sorted_keys)
+    present[present] = sorted_keys[place[present]] == reduced[present]
+    hits = np.flatnonzero(present)
     if len(hits):
         lo = place[hits]
         hi = np.searchsorted(sorted_keys, reduced[hits], "right")
