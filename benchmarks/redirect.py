@@ -11,7 +11,12 @@ answering a constant 302 from a bare ASGI function (no click, no log). Each side
 per request is read from ``/proc`` (user + system, the whole process and its direct children:
 nginx's worker, seedcart's lake flush worker).
 
-Every side is measured at each ``--connections`` count (default 32 and 256). A person's click is
+Every side is measured at each ``--connections`` count (default 32 and 256), in ``--rounds``
+interleaved rounds (default 3: seedcart, its API route with ``--api``, the floor, nginx, then again),
+all servers running throughout; each side's medians are reported, and the ratio to nginx round by
+round with its median, so that a slow spell of a shared machine falls on every side rather than on
+one. Before each round, every seedcart server's lake flush is waited for, so the Parquet its last
+round left is not written during another side's round. A person's click is
 answered only after its fsync, so with few connections the rate is bound by the disk's fsync
 latency (every connection waits on the same write), with many by CPU; nginx has no such wait.
 
@@ -29,13 +34,16 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -176,10 +184,22 @@ def _ms(value: str, unit: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def _bench_python(work: Path, seconds: int, connections: int, pin: bool, *, floor: bool = False,
-                  via: str = "edge") -> dict[str, float]:
-    """The seedcart side (``floor=False``; its click edge, or the API's route with ``via="api"``) or
-    the bare-uvicorn floor side (``floor=True``)."""
+@dataclass
+class _Side:
+    """One server under measurement: where to load it, its process, and each round's numbers."""
+
+    name: str
+    url: str
+    pid: int
+    health: str | None = None  # seedcart's /healthz: its lake flush is waited for between rounds
+    rounds: list[dict[str, float]] = field(default_factory=list)
+    recorded: int | None = None  # clicks the stopped server kept
+
+
+@contextmanager
+def _python_side(work: Path, pin: bool, *, floor: bool = False, via: str = "edge") -> Iterator[_Side]:
+    """The seedcart side (``floor=False``; its click edge, or the API's route with ``via="api"``) or the
+    bare-uvicorn floor side (``floor=True``), running for the life of the block."""
     data_dir = work / ("floor" if floor else f"data-{via}")
     code = "x" if floor else _seed(data_dir)
     port = _free_port()
@@ -187,17 +207,34 @@ def _bench_python(work: Path, seconds: int, connections: int, pin: bool, *, floo
     child = subprocess.Popen(_pinned([sys.executable, "-m", "benchmarks.redirect",
                                       "--serve-floor" if floor else "--serve", str(port)], 0 if pin else None),
                              env=_env(data_dir, port, click_port), cwd=Path(__file__).resolve().parents[1])
+    name = ("uvicorn floor: constant 302, no work" if floor else
+            "seedcart click edge /c/{code} (fsynced)" if via == "edge" else "seedcart API route /c/{code} (fsynced)")
+    side = _Side(name, f"http://127.0.0.1:{click_port or port}/c/{code}", child.pid,
+                 None if floor else f"http://127.0.0.1:{port}/healthz")
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", expect_redirect=floor)
         if click_port is not None:
             _wait_http(f"http://127.0.0.1:{click_port}/healthz")
-        result = _wrk(f"http://127.0.0.1:{click_port or port}/c/{code}", seconds, connections, child.pid, pin)
+        yield side
     finally:
         child.terminate()
         child.wait(timeout=60)
     if not floor:
-        result["recorded"] = _clicks_recorded(data_dir)
-    return result
+        side.recorded = _clicks_recorded(data_dir)
+
+
+def _flushed(side: _Side, timeout: float = 60.0) -> None:
+    """Wait until a seedcart side's lake flush has caught up with its log, so that the work its last
+    round left does not run during another side's round."""
+    if side.health is None:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(side.health, timeout=5) as answer:  # loopback only
+            intake = orjson.loads(answer.read())["services"]["intake"]
+        if intake["lake"]["flushed"] >= intake["log"]["position"]:
+            return
+        time.sleep(0.2)
 
 
 def _clicks_recorded(data_dir: Path) -> int:
@@ -218,11 +255,14 @@ def _clicks_recorded(data_dir: Path) -> int:
     return in_lake + in_log
 
 
-def _bench_nginx(work: Path, seconds: int, connections: int, pin: bool) -> dict[str, float] | None:
+@contextmanager
+def _nginx_side(work: Path, pin: bool) -> Iterator[_Side | None]:
+    """nginx ``return 302`` with one worker, running for the life of the block (None: not installed)."""
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     if nginx is None:
         print("nginx side skipped: nginx is not installed (apt-get install -y nginx)")
-        return None
+        yield None
+        return
     port = _free_port()
     prefix = work / "nginx"
     (prefix / "logs").mkdir(parents=True)
@@ -247,9 +287,10 @@ http {{
             except OSError:
                 if time.monotonic() > deadline or child.poll() is not None:
                     print("nginx side skipped: nginx did not start")
-                    return None
+                    yield None
+                    return
                 time.sleep(0.05)
-        return _wrk(f"http://127.0.0.1:{port}/c/x", seconds, connections, child.pid, pin)
+        yield _Side("nginx return 302", f"http://127.0.0.1:{port}/c/x", child.pid)
     finally:
         child.terminate()
         child.wait(timeout=30)
@@ -263,6 +304,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=None, help="seconds per side")
     parser.add_argument("--connections", default="32,256",
                         help="wrk connections, comma-separated: every side is measured at each (default 32,256)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of every side, interleaved; medians are reported (default 3)")
     parser.add_argument("--pin", action="store_true", help="servers on CPU 0, wrk on CPU 1 (taskset)")
     parser.add_argument("--no-floor", action="store_true", help="skip the bare-uvicorn reference side")
     parser.add_argument("--api", action="store_true",
@@ -285,34 +328,53 @@ def main(argv: list[str] | None = None) -> None:
     seconds = args.seconds or (3 if args.quick else 10)
     counts = [int(c) for c in args.connections.split(",") if c.strip()]
     pinned = "servers on CPU 0, wrk on CPU 1" if args.pin else "unpinned"
-    results = []
     with tempfile.TemporaryDirectory(prefix="seedcart-bench-redirect-") as tmp:
         for connections in counts:
             work = Path(tmp) / f"c{connections}"
             work.mkdir()
-            nginx = _bench_nginx(work, seconds, connections, args.pin)
-            floor = None if args.no_floor else _bench_python(work, seconds, connections, args.pin, floor=True)
-            ours = _bench_python(work, seconds, connections, args.pin)
-            api = _bench_python(work, seconds, connections, args.pin, via="api") if args.api else None
-            results.append((connections, ours, api, floor, nginx))
-    for connections, ours, api, floor, nginx in results:
-        print(f"\nloopback, wrk -t1 -c{connections} -d{seconds}s, one server process each, {pinned}, durable log on")
-        print(f"{'side':<40}{'clicks/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'x nginx':>9}")
-        for name, row in (("seedcart click edge /c/{code} (fsynced)", ours),
-                          ("seedcart API route /c/{code} (fsynced)", api),
-                          ("uvicorn floor: constant 302, no work", floor), ("nginx return 302", nginx)):
-            if row is not None:
-                ratio = f"{row['rate'] / nginx['rate']:.2f}" if nginx is not None else "-"
-                print(f"{name:<40}{row['rate']:>10,.0f}{row['p50']:>9.2f}{row['p99']:>9.2f}{row['cpu_us']:>12.0f}"
-                      f"{ratio:>9}")
-        print(f"seedcart: {int(ours['total'])} requests answered, {int(ours['recorded'])} clicks recorded (lake and "
-              f"log, also those in flight when wrk stopped), {int(ours['errors'])} non-2xx/3xx")
-        if floor is not None:
-            print(f"seedcart/floor: {ours['rate'] / floor['rate']:.2f} of the bare server's rate")
-        if nginx is not None:
-            print(f"ratio seedcart/nginx at {connections} connections: {ours['rate'] / nginx['rate']:.2f} "
-                  f"(target >= 0.35); seedcart p99 {ours['p99']:.2f} ms (target <= 10 ms)")
+            with ExitStack() as stack:
+                nginx = stack.enter_context(_nginx_side(work, args.pin))
+                ours = stack.enter_context(_python_side(work, args.pin))
+                sides = [side for side in (
+                    ours, stack.enter_context(_python_side(work, args.pin, via="api")) if args.api else None,
+                    None if args.no_floor else stack.enter_context(_python_side(work, args.pin, floor=True)),
+                    nginx) if side is not None]
+                for _ in range(args.rounds):  # interleaved: a slow spell of the machine hits every side
+                    for side in sides:
+                        for each in sides:
+                            _flushed(each)
+                        side.rounds.append(_wrk(side.url, seconds, connections, side.pid, args.pin))
+            _report(connections, seconds, pinned, sides, ours, nginx)
 
+
+def _median(side: _Side, key: str) -> float:
+    return statistics.median(row[key] for row in side.rounds)
+
+
+def _report(connections: int, seconds: int, pinned: str, sides: list[_Side], ours: _Side,
+            nginx: _Side | None) -> None:
+    """Each side's median over the rounds, and the ratio to nginx round by round."""
+    rounds = len(ours.rounds)
+    print(f"\nloopback, wrk -t1 -c{connections} -d{seconds}s, {rounds} interleaved rounds, one server process each, "
+          f"{pinned}, durable log on; medians over the rounds")
+    print(f"{'side':<40}{'clicks/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'x nginx':>9}")
+    for side in sides:
+        rate = _median(side, "rate")
+        ratio = f"{rate / _median(nginx, 'rate'):.2f}" if nginx is not None else "-"
+        print(f"{side.name:<40}{rate:>10,.0f}{_median(side, 'p50'):>9.2f}{_median(side, 'p99'):>9.2f}"
+              f"{_median(side, 'cpu_us'):>12.0f}{ratio:>9}")
+    for side in sides:
+        print(f"  {side.name}, clicks/s by round: " + " / ".join(f"{row['rate']:,.0f}" for row in side.rounds))
+    answered = int(sum(row["total"] for row in ours.rounds))
+    errors = int(sum(row["errors"] for row in ours.rounds))
+    print(f"seedcart: {answered} requests answered, {ours.recorded} clicks recorded (lake and log, also those in "
+          f"flight when wrk stopped), {errors} non-2xx/3xx")
+    if nginx is not None:
+        ratios = [mine["rate"] / theirs["rate"] for mine, theirs in zip(ours.rounds, nginx.rounds, strict=True)]
+        by_round = " / ".join(f"{r:.2f}" for r in ratios)
+        print(f"ratio seedcart/nginx at {connections} connections by round: {by_round}; median "
+              f"{statistics.median(ratios):.2f} (target >= 0.35); seedcart p99 {_median(ours, 'p99'):.2f} ms "
+              "(target <= 10 ms)")
 
 if __name__ == "__main__":
     main(sys.argv[1:])
