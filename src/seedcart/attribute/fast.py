@@ -207,7 +207,8 @@ def fast_credit(touches: ir.Table, events: ir.Table, identity: ir.Table | None, 
         c_t = con.table(cand_name).select("_eid", "_tid")
         wide = c_t.join(ev_t.drop("match_key", "click_id", "received_at", "category", "sample_rate"), "_eid")
         wide = wide.join(tt_t.select("_tid", "t_ts", "t_event_id", "t_note_id", "t_user_id"), "_tid")
-        per_event, shares = solve_paths(wide, ev_t, all_t, config, path_chosen, conv=con.table(conv_name), store=paths)
+        per_event, shares = solve_paths(wide, ev_t, all_t, config, path_chosen, conv=con.table(conv_name), store=paths,
+                                        ordered=True)
         path_of = quote(_temp("path_of"))
         _raw(con, f"CREATE TEMP TABLE {path_of} AS SELECT e._eid, p._ppid FROM {ev} e "
                   f"JOIN ({ibis.to_sql(per_event, dialect='duckdb')}) p ON e.partner = p._pp AND e.event_id = p._pe",
