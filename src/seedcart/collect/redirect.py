@@ -227,7 +227,8 @@ class _ClickBatch:
             self._pump_handle = asyncio.get_running_loop().call_soon(self._pump)
 
     def _pump(self) -> None:
-        """Start the next write, unless one is in flight (its end pumps again) or spacing holds it."""
+        """Start the next write, unless one is in flight (its end pumps again), spacing holds it or its
+        entry is still gathering."""
         self._pump_handle = None
         if self._writing is not None or not self._queue:
             return
@@ -243,7 +244,7 @@ class _ClickBatch:
             self._pump_handle = loop.call_soon(self._pump)
             return
         self._gathered = 0
-        entry = self._queue.popleft()
+        self._queue.popleft()
         self._waiting -= len(entry.records)
         self.batches += 1
         append_now = getattr(entry.log, "append_now", None)
