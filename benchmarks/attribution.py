@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spark-size", default="10M", help="size also run on Spark local ('' for none)")
     parser.add_argument("--memory-limit", default="6GB",
                         help="DuckDB memory_limit (spills beyond); the process peaks above it (the path solve's "
-                             "arrays are outside it): 7.7 GB at 10M, 9.9 GB at 100M with 6GB")
+                             "arrays are outside it): the table prints the peak")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workdir", default=".seedcart/bench-attribution")
     parser.add_argument("--long", action="store_true",

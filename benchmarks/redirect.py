@@ -15,8 +15,8 @@ Every side is measured at each ``--connections`` count (default 32 and 256), in 
 interleaved rounds (default 3: seedcart, its API route with ``--api``, the floor, nginx, then again),
 all servers running throughout; each side's medians are reported, and the ratio to nginx round by
 round with its median, so that a slow spell of a shared machine falls on every side rather than on
-one. Before each round, every seedcart server's lake flush is waited for, so the Parquet its last
-round left is not written during another side's round. A person's click is
+one. After each seedcart round, its server's lake flush is waited for, so the Parquet that round
+left is not written during another side's round. A person's click is
 answered only after its fsync, so with few connections the rate is bound by the disk's fsync
 latency (every connection waits on the same write), with many by CPU; nginx has no such wait.
 
@@ -191,7 +191,7 @@ class _Side:
     name: str
     url: str
     pid: int
-    health: str | None = None  # seedcart's /healthz: its lake flush is waited for between rounds
+    health: str | None = None  # seedcart's /healthz: its lake flush is waited for after each round
     rounds: list[dict[str, float]] = field(default_factory=list)
     recorded: int | None = None  # clicks the stopped server kept
 
@@ -335,23 +335,21 @@ def main(argv: list[str] | None = None) -> None:
             with ExitStack() as stack:
                 nginx = stack.enter_context(_nginx_side(work, args.pin))
                 ours = stack.enter_context(_python_side(work, args.pin))
-                sides = [side for side in (
-                    ours, stack.enter_context(_python_side(work, args.pin, via="api")) if args.api else None,
-                    None if args.no_floor else stack.enter_context(_python_side(work, args.pin, floor=True)),
-                    nginx) if side is not None]
+                api = stack.enter_context(_python_side(work, args.pin, via="api")) if args.api else None
+                floor = None if args.no_floor else stack.enter_context(_python_side(work, args.pin, floor=True))
+                sides = [side for side in (ours, api, floor, nginx) if side is not None]
                 for _ in range(args.rounds):  # interleaved: a slow spell of the machine hits every side
                     for side in sides:
-                        for each in sides:
-                            _flushed(each)
                         side.rounds.append(_wrk(side.url, seconds, connections, side.pid, args.pin))
-            _report(connections, seconds, pinned, sides, ours, nginx)
+                        _flushed(side)
+            _report(connections, seconds, pinned, sides, ours, floor, nginx)
 
 
 def _median(side: _Side, key: str) -> float:
     return statistics.median(row[key] for row in side.rounds)
 
 
-def _report(connections: int, seconds: int, pinned: str, sides: list[_Side], ours: _Side,
+def _report(connections: int, seconds: int, pinned: str, sides: list[_Side], ours: _Side, floor: _Side | None,
             nginx: _Side | None) -> None:
     """Each side's median over the rounds, and the ratio to nginx round by round."""
     rounds = len(ours.rounds)
@@ -369,12 +367,15 @@ def _report(connections: int, seconds: int, pinned: str, sides: list[_Side], our
     errors = int(sum(row["errors"] for row in ours.rounds))
     print(f"seedcart: {answered} requests answered, {ours.recorded} clicks recorded (lake and log, also those in "
           f"flight when wrk stopped), {errors} non-2xx/3xx")
+    if floor is not None:
+        print(f"seedcart/floor: {_median(ours, 'rate') / _median(floor, 'rate'):.2f} of the bare server's rate")
     if nginx is not None:
         ratios = [mine["rate"] / theirs["rate"] for mine, theirs in zip(ours.rounds, nginx.rounds, strict=True)]
         by_round = " / ".join(f"{r:.2f}" for r in ratios)
         print(f"ratio seedcart/nginx at {connections} connections by round: {by_round}; median "
               f"{statistics.median(ratios):.2f} (target >= 0.35); seedcart p99 {_median(ours, 'p99'):.2f} ms "
               "(target <= 10 ms)")
+
 
 if __name__ == "__main__":
     main(sys.argv[1:])
