@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import string
 
 import pytest
@@ -41,24 +42,53 @@ def test_duplicate_window_marks_repeats_within_the_window_only() -> None:
     assert not window.seen(1, 200.0)  # 90 s after the last sighting
 
 
+def test_duplicate_window_is_exact_across_its_generations_and_bounded() -> None:
+    window = DuplicateWindow(30.0)
+    assert not window.seen(1, 100.0)
+    assert not window.seen(2, 125.0)
+    assert not window.seen(3, 131.0)  # a new generation begins: 1 and 2 are only in the previous one
+    assert window.seen(2, 150.0)  # 25 s after its sighting, which the previous generation holds
+    assert not window.seen(1, 131.5)  # 31.5 s after its sighting
+    assert window.seen(3, 160.5)  # 29.5 s after
+    assert not window.seen(3, 190.5)  # exactly 30 s after the last sighting: outside, as before
+    bounded = DuplicateWindow(30.0, max_keys=4)
+    for key in range(100):
+        assert not bounded.seen(key, 1000.0 + key / 100)
+    assert len(bounded) <= 2 * 4
+    assert bounded.seen(99, 1001.0)  # the newest keys are kept
+
+
 def test_click_record_hashes_the_ip_and_marks_duplicates() -> None:
     recorder = ClickRecorder(b"k" * 32, duplicate_window_s=30.0)
     first = recorder.click(LINK, ip="203.0.113.9", user_agent=IPHONE, referrer="https://app.example/n", now=1000.0,
                            user_id="u1", placement="feed")
     again = recorder.click(LINK, ip="203.0.113.9", user_agent=IPHONE, now=1001.0, user_id="u1")
     other_ip = recorder.click(LINK, ip="203.0.113.10", user_agent=IPHONE, now=1002.0, user_id="u1")
-    assert (first.is_duplicate, again.is_duplicate, other_ip.is_duplicate) == (False, True, False)
+    assert (first["is_duplicate"], again["is_duplicate"], other_ip["is_duplicate"]) == (False, True, False)
     # another reader behind the same carrier NAT, same phone model: not a repeat of u1's click
     neighbour = recorder.click(LINK, ip="203.0.113.9", user_agent=IPHONE, now=1003.0, user_id="u2")
     anonymous = [recorder.click(LINK, ip="198.51.100.7", user_agent=IPHONE, now=1004.0 + i) for i in range(2)]
-    assert (neighbour.is_duplicate, anonymous[0].is_duplicate, anonymous[1].is_duplicate) == (False, False, True)
-    record = first.record
-    assert record["click_id"] == record["event_id"] == first.click_id != again.click_id
+    assert [r["is_duplicate"] for r in (neighbour, *anonymous)] == [False, False, True]
+    record = first
+    assert record["click_id"] == record["event_id"] != again["click_id"]
     assert "203.0.113.9" not in str(record)
-    assert record["ip_hash"] == again.record["ip_hash"] != other_ip.record["ip_hash"]
+    assert record["ip_hash"] == again["ip_hash"] != other_ip["ip_hash"]
     assert (record["kind"], record["surface"], record["placement"], record["user_id"], record["ts"]) == (
         "link_click", "ad_link", "feed", "u1", 1_000_000_000)
     assert record["referrer"] == "https://app.example/n"
+
+
+def test_a_changed_link_gives_records_of_its_new_version() -> None:
+    recorder = ClickRecorder(b"k" * 32)
+    before = recorder.click(LINK, ip="203.0.113.9", user_agent=IPHONE, placement="video")
+    moved = dataclasses.replace(LINK, note_id="n-other", campaign_id=5, placement="search")
+    after = recorder.click(moved, ip="203.0.113.9", user_agent=ANDROID, placement="video")
+    assert (before["note_id"], before["campaign_id"], before["placement"], before["device"]) == (
+        "n-ad", 2, "video", "ios")
+    assert (after["note_id"], after["campaign_id"], after["placement"], after["device"]) == (
+        "n-other", 5, "search", "android")  # the link's own placement wins over the app's
+    assert list(before) == list(after)  # every record has every field, in one order
+    assert recorder.click(LINK, ip="203.0.113.9", user_agent=IPHONE)["note_id"] == "n-ad"
 
 
 def test_click_ids_are_distinct_urlsafe_16_byte_tokens() -> None:

@@ -24,7 +24,7 @@ from seedcart.collect.clicks import ClickRecorder
 from seedcart.collect.log import DurableLog, iter_entries
 from seedcart.collect.redirect import RedirectService
 from seedcart.errors import Backpressure
-from seedcart.serve.clickedge import MAX_HEADER_BYTES, MAX_URL_BYTES, ClickEdge
+from seedcart.serve.clickedge import MAX_HEADER_BYTES, MAX_URL_BYTES, ClickEdge, render
 
 IPHONE = b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 KEY = b"k" * 32
@@ -80,6 +80,18 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, s
 
 def _clicks(log_dir: Path) -> list[dict[str, Any]]:
     return [r for _, table, records in iter_entries(log_dir) if table == "touch" for r in records]
+
+
+def test_each_answer_carries_its_own_headers_whatever_was_rendered_before() -> None:
+    date = b"date: Thu, 03 Dec 2026 12:00:00 GMT\r\n"
+    shared = {"cache-control": "no-store"}
+    first = render(302, shared, b"", date=date, location="https://item.m.jd.com/1")
+    other = render(302, {"retry-after": "1"}, b"", date=date, location="https://item.m.jd.com/2")
+    again = render(302, shared, b"", date=date, location="https://item.m.jd.com/3", close=True)
+    assert first.startswith(b"HTTP/1.1 302 Found\r\ncache-control: no-store\r\ncontent-length: 0\r\n")
+    assert b"retry-after: 1\r\n" in other and b"cache-control" not in other
+    assert b"cache-control: no-store\r\n" in again and b"connection: close\r\n" in again
+    assert b"location: https://item.m.jd.com/3\r\n" in again and first.endswith(date + b"\r\n")
 
 
 def test_pipelined_requests_are_answered_in_order_each_after_its_click_is_fsynced(tmp_path: Path) -> None:

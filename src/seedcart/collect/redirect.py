@@ -54,7 +54,8 @@ class TouchLog(Protocol):
 
 class Answer(NamedTuple):
     """An HTTP answer: status, headers and an HTML body (empty for a redirect). A redirect's target is
-    ``location``, apart from ``headers``, which are then the same dict for every click."""
+    ``location``, apart from ``headers``. Answers of one kind share one headers dict (the click edge
+    caches the rendered head by its identity): never mutate it; ``all_headers`` gives a copy."""
 
     status: int
     headers: dict[str, str]
@@ -63,8 +64,8 @@ class Answer(NamedTuple):
     location: str | None = None
 
     def all_headers(self) -> dict[str, str]:
-        """``headers`` with ``location`` among them."""
-        return self.headers if self.location is None else {"location": self.location, **self.headers}
+        """A new dict of ``headers`` with ``location`` among them."""
+        return dict(self.headers) if self.location is None else {"location": self.location, **self.headers}
 
 
 _PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
@@ -72,13 +73,14 @@ _PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
 <title>{title}</title></head><body style="font-family:sans-serif;max-width:32em;margin:3em auto;padding:0 1em">
 <h1 style="font-size:1.2em">{title}</h1><p>{text}</p>{link}</body></html>"""
 _NO_STORE = {"cache-control": "no-store", "referrer-policy": "no-referrer"}
+_HTML_NO_STORE = {"content-type": "text/html; charset=utf-8", **_NO_STORE}  # shared: nobody mutates an answer's headers
 
 
 def not_found_page() -> Answer:
     """The 404 page of an unknown or inactive code."""
     body = _PAGE.format(title="链接不存在 / Link not found",
                         text="这个链接不存在或已失效。 This link does not exist or has expired.", link="")
-    return Answer(404, {"content-type": "text/html; charset=utf-8", **_NO_STORE}, body)
+    return Answer(404, _HTML_NO_STORE, body)
 
 
 def error_answer(exc: BaseException) -> Answer:
@@ -103,7 +105,7 @@ def landing_page(url: str | None, click_id: str, *, in_wechat: bool) -> Answer:
         text = "请在手机上打开以继续。 Open this link on your phone to continue."
     link = f'<p><a href="{html.escape(url)}" rel="noreferrer">{html.escape(url)}</a></p>' if url else ""
     body = _PAGE.format(title="即将前往商品页 / Continue to the shop", text=text, link=link)
-    return Answer(200, {"content-type": "text/html; charset=utf-8", **_NO_STORE}, body, click_id)
+    return Answer(200, _HTML_NO_STORE, body, click_id)
 
 
 #: Stands in for the click id in memoised targets; click ids are url-safe base64, which no
@@ -338,11 +340,11 @@ class RedirectService:
             return not_found_page(), False
         if log is None:
             raise StorageUnavailable("the intake log is not running; clicks cannot be recorded")
-        click = self.recorder.click(link, ip=ip, user_agent=user_agent, method=method, referrer=referrer,
-                                    user_id=user_id, placement=placement)
-        waiting = not click.is_bot
-        self._batch.add(log, click.record, settle if waiting else None)
-        return choose_target(link, click.ua_class, click.click_id), waiting
+        record = self.recorder.click(link, ip=ip, user_agent=user_agent, method=method, referrer=referrer,
+                                     user_id=user_id, placement=placement)
+        waiting = not record["is_bot"]
+        self._batch.add(log, record, settle if waiting else None)
+        return choose_target(link, record["ua_class"], record["click_id"]), waiting
 
     async def drain(self) -> None:
         """Wait for clicks still being appended (bots' included)."""

@@ -52,7 +52,8 @@ MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 64 * 1024
 MAX_OUTSTANDING = 64
 _PREFIX = b"/c/"
-_JSON = {"content-type": "application/json"}
+_JSON = {"content-type": "application/json"}  # shared by answers: never mutated (see Answer)
+_NOT_ALLOWED = {"allow": "GET, HEAD", **_JSON}
 
 
 class _TooLarge(Exception):
@@ -60,21 +61,25 @@ class _TooLarge(Exception):
 
 
 #: The fixed part of answers (status line, every header but location and date), by what decides it.
-_HEADS: dict[tuple[int, tuple[tuple[str, str], ...], int, bool], bytes] = {}
+#: Keyed by the headers dict's identity, kept beside it so that a reused id never matches: the
+#: redirect hands every 302 the same dict, and hashing its items on every click would cost more.
+_HEADS: dict[tuple[int, int, int, bool], tuple[dict[str, str], bytes]] = {}
 
 
 def _head(status: int, headers: dict[str, str], length: int, close: bool) -> bytes:
-    key = (status, tuple(headers.items()), length, close)
-    head = _HEADS.get(key)
-    if head is None:
-        lines = [b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())]
-        lines += [b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-        lines.append(b"content-length: %d\r\n" % length)
-        if close:
-            lines.append(b"connection: close\r\n")
-        head = b"".join(lines)
-        if len(_HEADS) < 1024:
-            _HEADS[key] = head
+    key = (status, id(headers), length, close)
+    found = _HEADS.get(key)
+    if found is not None and found[0] is headers:
+        return found[1]
+    lines = [b"HTTP/1.1 %d %s\r\n" % (status, HTTPStatus(status).phrase.encode())]
+    lines += [b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+    lines.append(b"content-length: %d\r\n" % length)
+    if close:
+        lines.append(b"connection: close\r\n")
+    head = b"".join(lines)
+    if len(_HEADS) >= 1024:
+        _HEADS.clear()
+    _HEADS[key] = (headers, head)
     return head
 
 
@@ -265,7 +270,7 @@ class _Connection(asyncio.Protocol):
         self.outstanding += 1
         head_only = method == b"HEAD"
         if method != b"GET" and not head_only:
-            self._fill(slot, Answer(405, {"allow": "GET, HEAD", **_JSON}, '{"error":"method not allowed"}'), False)
+            self._fill(slot, Answer(405, _NOT_ALLOWED, '{"error":"method not allowed"}'), False)
         else:
             self._dispatch(slot, head_only)
         if self.outstanding >= MAX_OUTSTANDING:
@@ -286,7 +291,7 @@ class _Connection(asyncio.Protocol):
             path, query_bytes = url.path, url.query
         if not path.startswith(_PREFIX):
             if path == b"/healthz":
-                self._fill(slot, Answer(200, dict(_JSON), orjson.dumps({"status": "ok", **self.edge.status()})
+                self._fill(slot, Answer(200, _JSON, orjson.dumps({"status": "ok", **self.edge.status()})
                                         .decode()), head_only)
             else:
                 self._fill(slot, not_found_page(), head_only)
@@ -356,7 +361,7 @@ class _Connection(asyncio.Protocol):
         slot: list[Any] = [None, True]
         self.answers.append(slot)
         self.outstanding += 1
-        self._fill(slot, Answer(status, dict(_JSON), body.decode()), False)
+        self._fill(slot, Answer(status, _JSON, body.decode()), False)
 
     def _stop_after_answers(self) -> None:
         self.broken = True
