@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck pytest bench install browser clean
+.PHONY: demo test lint typecheck pytest bench install native browser clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,9 +16,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,spark,postgres]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The click hot path compiled with mypyc (src/seedcart/native.py); rebuilt when a hot module changes.
+# Without it (or when stale) the same modules run interpreted.
+HOT_SOURCES := src/seedcart/collect/clicks.py src/seedcart/collect/redirect.py src/seedcart/serve/clickedge.py
+NATIVE := src/seedcart/_native/manifest.json
 
-demo: $(STAMP)
+$(NATIVE): $(HOT_SOURCES) src/seedcart/native.py | $(STAMP)
+	$(BIN)/seedcart native
+
+native: $(NATIVE)
+
+install: $(STAMP) $(NATIVE)
+
+demo: $(STAMP) $(NATIVE)
 	$(BIN)/seedcart demo
 
 lint: $(STAMP)
@@ -35,13 +45,13 @@ browser:
 	    >/dev/null) || echo "could not install chromium; the dashboard browser test will be skipped"; \
 	else echo "chromium missing: sudo apt-get install chromium fonts-wqy-zenhei (the browser test will be skipped)"; fi
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NATIVE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: $(STAMP) browser lint pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(NATIVE)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .seedcart .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .seedcart .mypy_cache .ruff_cache .pytest_cache src/seedcart/_native

@@ -194,6 +194,7 @@ class _Side:
     health: str | None = None  # seedcart's /healthz: its lake flush is waited for after each round
     rounds: list[dict[str, float]] = field(default_factory=list)
     recorded: int | None = None  # clicks the stopped server kept
+    hot_path: str = ""  # seedcart's: compiled or interpreted (seedcart.native), from its /healthz
 
 
 @contextmanager
@@ -215,6 +216,11 @@ def _python_side(work: Path, pin: bool, *, floor: bool = False, via: str = "edge
         _wait_http(f"http://127.0.0.1:{port}/healthz", expect_redirect=floor)
         if click_port is not None:
             _wait_http(f"http://127.0.0.1:{click_port}/healthz")
+        if not floor:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:  # loopback only
+                hot = orjson.loads(answer.read())["hot_path"]
+            side.hot_path = (f"compiled ({len(hot['compiled'])} modules)" if hot["compiled"]
+                             else f"interpreted: {hot['reason']}")
         yield side
     finally:
         child.terminate()
@@ -366,7 +372,7 @@ def _report(connections: int, seconds: int, pinned: str, sides: list[_Side], our
     answered = int(sum(row["total"] for row in ours.rounds))
     errors = int(sum(row["errors"] for row in ours.rounds))
     print(f"seedcart: {answered} requests answered, {ours.recorded} clicks recorded (lake and log, also those in "
-          f"flight when wrk stopped), {errors} non-2xx/3xx")
+          f"flight when wrk stopped), {errors} non-2xx/3xx; hot path {ours.hot_path}")
     if floor is not None:
         print(f"seedcart/floor: {_median(ours, 'rate') / _median(floor, 'rate'):.2f} of the bare server's rate")
     if nginx is not None:

@@ -12,7 +12,11 @@ from __future__ import annotations
 import importlib as _importlib
 import typing as _typing
 
+from seedcart import native as _native
+
 __version__ = "0.1.0"
+
+_native.install()  # the click hot path compiled, when its build matches the sources (seedcart.native)
 
 #: Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {

@@ -57,6 +57,22 @@ def serve(
     serve_forever(host=host, port=port, click_port=click_port)
 
 
+@app.command()
+def native(
+    check_only: Annotated[bool, typer.Option("--check", help="Only say whether the compiled build is in use.")] = False,
+) -> None:
+    """Compile the click hot path with mypyc (see seedcart.native); `make install` runs this."""
+    from seedcart import native as native_build
+
+    if not check_only:
+        native_build.build()
+    files, reason = native_build.check()
+    typer.echo(f"{len(files) and len(native_build.HOT_MODULES)} of {len(native_build.HOT_MODULES)} hot modules "
+               f"compiled: {reason}")
+    if not files:
+        raise typer.Exit(1)
+
+
 def _catalog_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Run ``fn(session, ...)`` in one catalog session of the environment's settings (SEEDCART__*)."""
     from seedcart.catalog.db import open_catalog

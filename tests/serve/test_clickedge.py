@@ -16,8 +16,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
+import httptools
+import pytest
 from tests.links.world import OneLinkCache
 
 from seedcart.collect.clicks import ClickRecorder
@@ -170,6 +172,24 @@ def test_malformed_oversized_and_other_methods_are_refused_clearly(tmp_path: Pat
             assert _clicks(tmp_path / "log") == []  # nothing refused was recorded
             status, _, _, closed = await ask(edge.port, _get("/c/abc", b"Upgrade: websocket", b"Connection: Upgrade"))
             assert (status, closed) == (302, True)  # plain HTTP, then no other protocol on this connection
+
+    _run(test)
+
+
+def test_a_failure_while_answering_costs_that_answer_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(url: bytes) -> object:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(httptools, "parse_url", broken)  # read at run time, compiled or not
+
+    async def test() -> None:
+        async with _edge(tmp_path) as (edge, _):
+            reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+            writer.write(_get("/c/abc?uid=u1") + _get("/c/abc"))  # pipelined: the failing one first
+            first, second = await _read_response(reader), await _read_response(reader)
+            assert first[0] == 500 and b"location" not in first[2]
+            assert second[0] == 302 and "sc_cid" in unquote(second[1]["location"])
+            writer.close()
 
     _run(test)
 

@@ -16,8 +16,10 @@
 The app may pass the reader as ``?uid=<platform user id>`` and, for links without a fixed
 placement, ``?placement=search|feed|video``; both are recorded with the click.
 
-``redirect_service`` is the app service (``SERVICES`` entry ``"links"``) holding the cache and
-the recorder; the durable log comes from the intake service at request time.
+``seedcart.collect.linkservice.redirect_service`` starts the app service (``SERVICES`` entry
+``"links"``) holding the cache and the recorder; the durable log comes from the intake service at
+request time. This module is on the click hot path and compiled with mypyc when built
+(``seedcart.native``), so it holds no async generator (mypyc compiles none).
 """
 
 from __future__ import annotations
@@ -26,17 +28,14 @@ import asyncio
 import html
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import orjson
 
-from seedcart.catalog.db import Catalog
 from seedcart.collect.clicks import ClickRecorder
-from seedcart.config import Settings
 from seedcart.errors import Backpressure, SeedcartError, StorageUnavailable
 from seedcart.links.cache import CachedLink, LinkCache
 from seedcart.links.partners import destination, get, is_allowed_destination
@@ -362,20 +361,3 @@ def running(services: Mapping[str, Any]) -> tuple[RedirectService, TouchLog | No
     if service is None:
         raise StorageUnavailable("the links service is not running")
     return service, getattr(services.get("intake"), "log", None)
-
-
-@asynccontextmanager
-async def redirect_service(settings: Settings, catalog: Catalog) -> AsyncIterator[RedirectService]:
-    """The ``"links"`` app service: loads the link cache, follows changes, stops with the app."""
-    cache = LinkCache(catalog, refresh_s=settings.links.cache_refresh_s,
-                      full_reload_s=settings.links.cache_full_reload_s)
-    recorder = ClickRecorder(settings.alliance_key(), duplicate_window_s=settings.links.duplicate_window_s)
-    await cache.start()
-    service = RedirectService(cache, recorder, commit_spacing_s=settings.links.click_commit_ms / 1000.0,
-                              gather_s=settings.links.click_gather_ms / 1000.0)
-    try:
-        yield service
-    finally:
-        await service.drain()
-        service.close()
-        await cache.stop()

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from seedcart import __version__
 from seedcart.attribute.service import attribution_service
 from seedcart.catalog.db import Catalog, open_catalog
-from seedcart.collect.redirect import redirect_service
+from seedcart.collect.linkservice import redirect_service
 from seedcart.config import Settings, load_settings
 from seedcart.errors import (
     Backpressure,
@@ -32,7 +32,7 @@ from seedcart.heap import settled
 from seedcart.lake.compaction import compaction_service
 from seedcart.lake.ingest import open_intake
 from seedcart.measure.service import reports_service
-from seedcart.serve.clickedge import click_edge
+from seedcart.serve.clickedge import ClickEdge
 from seedcart.serve.routers import ROUTERS
 from seedcart.serve.routers.redirect import ClickFastAPI
 from seedcart.serve.state import AppState
@@ -47,6 +47,20 @@ SERVICES.append(("compaction", compaction_service))  # after intake: merges the 
 SERVICES.append(("attribution", attribution_service))  # after intake: credits new backflow
 SERVICES.append(("links", redirect_service))  # link cache + click recorder; reads intake's log per request
 SERVICES.append(("reports", reports_service))  # after attribution: rollups behind the reports
+
+
+@asynccontextmanager
+async def click_edge(state: AppState) -> AsyncIterator[ClickEdge]:
+    """Run the click edge of ``state.settings.serve`` for the life of the block (here, not in
+    ``seedcart.serve.clickedge``: that module is compiled with mypyc, which compiles no async generator)."""
+    serve = state.settings.serve
+    assert serve.click_port is not None
+    edge = ClickEdge(state, host=serve.host, port=serve.click_port, trusted_proxies=serve.trusted_proxies)
+    await edge.start()
+    try:
+        yield edge
+    finally:
+        await edge.stop()
 
 
 def _status_of(exc: SeedcartError) -> int:

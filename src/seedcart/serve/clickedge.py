@@ -2,7 +2,7 @@
 
 Short links live on their own host in production (the way a platform's short-link domain is not
 its API's), so the hot path needs no web framework. When ``serve.click_port`` is set, the app
-starts this listener on that port beside the API, in the same process and event loop, sharing
+(``seedcart.serve.app``) starts this listener on that port beside the API, in the same process and event loop, sharing
 the links service (link cache, click recorder) and the intake's durable log; the API keeps
 answering ``/c/{code}`` too, the same way (``seedcart.serve.routers.redirect``).
 
@@ -33,8 +33,7 @@ import asyncio
 import email.utils
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import unquote_plus
@@ -121,8 +120,11 @@ class ClickEdge:
         """Bind and start accepting (``port=0`` picks a free port, then kept in ``self.port``)."""
         loop = asyncio.get_running_loop()
         self._tick()
-        self._server = await loop.create_server(lambda: _Connection(self), self.host, self.port, backlog=4096)
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        server: Any = await loop.create_server(lambda: _Connection(self), self.host, self.port, backlog=4096)
+        self._server = server
+        # read through Any: uvloop's ``sockets`` is a list where typeshed says tuple, and the compiled
+        # module (seedcart.native) checks declared types at run time
+        self.port = int(server.sockets[0].getsockname()[1])
         logger.info("click edge listening on %s:%d", self.host, self.port)
 
     async def stop(self, grace_s: float = 5.0) -> None:
@@ -272,7 +274,11 @@ class _Connection(asyncio.Protocol):
         if method != b"GET" and not head_only:
             self._fill(slot, Answer(405, _NOT_ALLOWED, '{"error":"method not allowed"}'), False)
         else:
-            self._dispatch(slot, head_only)
+            try:
+                self._dispatch(slot, head_only)
+            except Exception as exc:  # a bug costs this answer (500), never the answers queued behind it
+                if slot[0] is None:
+                    self._fill(slot, error_answer(exc), head_only)
         if self.outstanding >= MAX_OUTSTANDING:
             self._flow()
 
@@ -284,7 +290,7 @@ class _Connection(asyncio.Protocol):
             path, query_bytes = raw, None  # the usual short link: nothing for parse_url to split
         else:
             try:
-                url = httptools.parse_url(raw)
+                url: Any = httptools.parse_url(raw)  # Any: its stub says bytes where an absent query is None
             except httptools.HttpParserInvalidURLError:
                 self._fill(slot, not_found_page(), head_only)
                 return
@@ -377,16 +383,3 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
             self.transport = None
-
-
-@asynccontextmanager
-async def click_edge(state: AppState) -> AsyncIterator[ClickEdge]:
-    """Run the click edge of ``state.settings.serve`` for the life of the block."""
-    serve = state.settings.serve
-    assert serve.click_port is not None
-    edge = ClickEdge(state, host=serve.host, port=serve.click_port, trusted_proxies=serve.trusted_proxies)
-    await edge.start()
-    try:
-        yield edge
-    finally:
-        await edge.stop()
