@@ -9,7 +9,9 @@ same connections and agent (an iPhone, so every click is a human click: appended
 before its 302). A reference side is the floor of a Python ASGI server: the same uvicorn settings
 answering a constant 302 from a bare ASGI function (no click, no log). Each side's server CPU time
 per request is read from ``/proc`` (user + system, the whole process and its direct children:
-nginx's worker, seedcart's lake flush worker).
+nginx's worker, seedcart's lake flush worker). The seedcart side runs its click hot path compiled
+when the tree's mypyc build matches the sources (``seedcart.native``; ``make bench`` builds it), and
+the report says which ran.
 
 Every side is measured at each ``--connections`` count (default 32 and 256), in ``--rounds``
 interleaved rounds (default 3: seedcart, its API route with ``--api``, the floor, nginx, then again),
