@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -53,3 +55,24 @@ def test_demo_serves_the_dashboard_and_live_traffic_moves_todays_counters(tmp_pa
     # every key the terminal showed is kept for the user, readable only by them
     keys_file = run.settings.data_dir / "demo-keys.json"
     assert keys_file.stat().st_mode & 0o077 == 0
+
+
+_LINGER = """
+import sys, threading, time
+from seedcart.demo import leave_if_threads_linger
+if sys.argv[1] == "pass":
+    threading.Thread(target=time.sleep, args=(60,), name="seedcart-attribution", daemon=True).start()
+print("stopped", flush=False)  # flushed by leave_if_threads_linger, or at a normal exit
+leave_if_threads_linger(3)
+print("returned")
+"""
+
+
+@pytest.mark.parametrize(("running", "code", "out"), [("pass", 3, "stopped\n"), ("none", 0, "stopped\nreturned\n")])
+def test_a_stopped_server_leaves_at_once_past_an_attribution_pass_still_running(running: str, code: int,
+                                                                                out: str) -> None:
+    """Past a pass still running, the process ends there, with its output flushed (no finalization,
+    which would abort when the pass is inside DuckDB); else the command returns as usual."""
+    done = subprocess.run([sys.executable, "-c", _LINGER, running], check=False, capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stdout) == (code, out)

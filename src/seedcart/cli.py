@@ -52,9 +52,10 @@ def serve(
         "(default SEEDCART__SERVE__CLICK_PORT; unset: the API's port serves them).")] = None,
 ) -> None:
     """Serve the API, the click redirect and the dashboard until interrupted."""
-    from seedcart.demo import serve_forever
+    from seedcart.demo import leave_if_threads_linger, serve_forever
 
     serve_forever(host=host, port=port, click_port=click_port)
+    leave_if_threads_linger()
 
 
 @app.command()
@@ -215,7 +216,7 @@ def demo(
     from rich.console import Console
     from rich.progress import Progress
 
-    from seedcart.demo import run_demo
+    from seedcart.demo import leave_if_threads_linger, run_demo
 
     console = Console(stderr=False, highlight=False)
 
@@ -233,6 +234,7 @@ def demo(
                      live=live, duration_s=seconds, progress=advance)
         except SeedcartError as exc:
             fail(exc)
+    leave_if_threads_linger()
 
 
 @lake_app.command("compact")

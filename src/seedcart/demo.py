@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +48,28 @@ def serve_forever(settings: Settings | None = None, *, host: str | None = None, 
         settings = settings.model_copy(update={"serve": settings.serve.model_copy(update={"click_port": click_port})})
     uvicorn.run(build_app(settings), host=host or settings.serve.host, port=port or settings.serve.port,
                 log_level="info", access_log=False)
+
+
+#: Threads the server may leave running on purpose when it stops (seedcart.attribute.service).
+LINGERING_THREADS = ("seedcart-attribution",)
+
+
+def leave_if_threads_linger(code: int = 0) -> None:
+    """After an orderly stop, end the process at once when an attribution pass is still running.
+
+    The attribution service runs each pass on a daemon thread, so that a stopping server never waits
+    minutes for a rebuild (a pass cut short is safe: the credit table is swapped under a journal). If
+    that pass is inside DuckDB while the interpreter finalizes, the thread's way back into Python
+    unwinds through DuckDB's C++ frames and the process aborts ("terminate called after throwing an
+    instance of ''"; seen on about one ``seedcart demo --seconds 25`` in four). So when such a thread is
+    alive, the output is flushed and the process leaves with ``os._exit`` (no finalization); the
+    services, the log and the lake flush have stopped by then. Otherwise this returns."""
+    if not any(t.is_alive() and t.name in LINGERING_THREADS for t in threading.enumerate()):
+        return
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @dataclass

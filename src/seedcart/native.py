@@ -146,6 +146,8 @@ def build(native_dir: Path = NATIVE_DIR, package_dir: Path = PACKAGE_DIR, *, ver
     with tempfile.TemporaryDirectory(prefix="seedcart-native-") as tmp:
         work = Path(tmp)
         cwd = Path.cwd()
+        cache = os.environ.get("MYPY_CACHE_DIR")
+        os.environ["MYPY_CACHE_DIR"] = str(work / "mypy-cache")  # not a .mypy_cache left in the source root
         os.chdir(package_dir.parent)  # mypy names the modules from the paths under the source root
         try:
             extensions = mypycify([str(path.relative_to(package_dir.parent)) for path in sources.values()],
@@ -158,6 +160,10 @@ def build(native_dir: Path = NATIVE_DIR, package_dir: Path = PACKAGE_DIR, *, ver
             dist.run_command("build_ext")
         finally:
             os.chdir(cwd)
+            if cache is None:
+                os.environ.pop("MYPY_CACHE_DIR", None)
+            else:
+                os.environ["MYPY_CACHE_DIR"] = cache
         suffix = sysconfig.get_config_var("EXT_SUFFIX")
         lib = work / "lib"
         staged = work / "native"

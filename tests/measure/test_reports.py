@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import threading
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 from sqlalchemy import select
 
@@ -139,3 +141,22 @@ def test_model_comparison_shows_how_models_split_notes(store: ReportStore, world
     notes = model_comparison(store, Scope(brand_id=world.brands["A"]), ReportFilter())["notes"]
     assert [n["note_id"] for n in notes] == ["nA1", "nA2"]
     assert notes[0]["gmv"]["last_touch"] == 10_000.0 and notes[0]["gmv"]["linear"] == 5_000.0
+
+
+def test_closing_the_store_waits_for_a_refresh_in_flight(store: ReportStore) -> None:
+    """A server stopping while the rollups refresh in their thread: close waits for it, never fails
+    (DuckDB refuses to close a connection another thread is using)."""
+    using = threading.Event()
+
+    def refreshing() -> None:
+        with store._lock:  # what refresh holds while it works on the connection
+            using.set()
+            store._con.execute("SELECT count(*) FROM range(200000000)").fetchall()
+
+    worker = threading.Thread(target=refreshing)
+    worker.start()
+    assert using.wait(10)
+    store.close()
+    worker.join(60)
+    with pytest.raises(duckdb.Error):
+        store.query("SELECT 1")  # closed

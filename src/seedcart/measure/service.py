@@ -62,9 +62,10 @@ class ReportsService:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="seedcart-reports")
 
     async def stop(self) -> None:
-        """Stop the loop and release the store."""
+        """Stop the loop and release the store (after a refresh still running in its thread: cancelling
+        the loop does not stop that thread)."""
         await cancel(self._task)
-        self.store.close()
+        await asyncio.to_thread(self.store.close)
 
     def status(self) -> dict[str, Any]:
         """Shown at /healthz."""

@@ -146,5 +146,7 @@ class ReportStore:
         return [str(p) for day in days for p in partition_files(self.root, table, day)]
 
     def close(self) -> None:
-        """Release the in-memory database."""
-        self._con.close()
+        """Release the in-memory database, once a refresh in flight has ended (DuckDB refuses to close a
+        connection another thread is using)."""
+        with self._lock:
+            self._con.close()
