@@ -2,9 +2,11 @@
 
 Short links live on their own host in production (the way a platform's short-link domain is not
 its API's), so the hot path needs no web framework. When ``serve.click_port`` is set, the app
-(``seedcart.serve.app``) starts this listener on that port beside the API, in the same process and event loop, sharing
-the links service (link cache, click recorder) and the intake's durable log; the API keeps
-answering ``/c/{code}`` too, the same way (``seedcart.serve.routers.redirect``).
+(``seedcart.serve.app``) starts this listener on that port beside the API, in the same process and
+event loop, sharing the links service (link cache, click recorder) and the intake's durable log;
+the API keeps answering ``/c/{code}`` too, the same way (``seedcart.serve.routers.redirect``).
+This module is compiled with mypyc when built (``seedcart.native``): no async generators here, and
+a value whose stub is wrong is read through ``Any`` (compiled code checks declared types).
 
 Per request it parses with ``httptools`` straight from the socket's bytes, calls
 ``RedirectService.begin_click`` (the same decision and the same record as the API's route) and
