@@ -68,8 +68,8 @@ def native(
     if not check_only:
         native_build.build()
     files, reason = native_build.check()
-    typer.echo(f"{len(files) and len(native_build.HOT_MODULES)} of {len(native_build.HOT_MODULES)} hot modules "
-               f"compiled: {reason}")
+    total = len(native_build.HOT_MODULES)
+    typer.echo(f"{total if files else 0} of {total} hot modules compiled: {reason}")
     if not files:
         raise typer.Exit(1)
 

@@ -50,10 +50,6 @@ def serve_forever(settings: Settings | None = None, *, host: str | None = None, 
                 log_level="info", access_log=False)
 
 
-#: Threads the server may leave running on purpose when it stops (seedcart.attribute.service).
-LINGERING_THREADS = ("seedcart-attribution",)
-
-
 def leave_if_threads_linger(code: int = 0) -> None:
     """After an orderly stop, end the process at once when an attribution pass is still running.
 
@@ -64,7 +60,9 @@ def leave_if_threads_linger(code: int = 0) -> None:
     instance of ''"; seen on about one ``seedcart demo --seconds 25`` in four). So when such a thread is
     alive, the output is flushed and the process leaves with ``os._exit`` (no finalization); the
     services, the log and the lake flush have stopped by then. Otherwise this returns."""
-    if not any(t.is_alive() and t.name in LINGERING_THREADS for t in threading.enumerate()):
+    from seedcart.attribute.service import RUN_THREAD  # loaded already by the server that stopped
+
+    if not any(t.is_alive() and t.name == RUN_THREAD for t in threading.enumerate()):
         return
     logging.shutdown()
     sys.stdout.flush()

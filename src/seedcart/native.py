@@ -181,10 +181,6 @@ def build(native_dir: Path = NATIVE_DIR, package_dir: Path = PACKAGE_DIR, *, ver
         if {m: _sha256(p) for m, p in sources.items()} != hashes:
             raise SystemExit("a hot module changed while it was being compiled: build again")
         (staged / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        previous = native_dir.with_name(native_dir.name + ".old")
-        shutil.rmtree(previous, ignore_errors=True)
-        if native_dir.exists():
-            native_dir.rename(previous)
+        shutil.rmtree(native_dir, ignore_errors=True)  # meanwhile an import finds no build and runs the sources
         shutil.copytree(staged, native_dir)
-        shutil.rmtree(previous, ignore_errors=True)
     return native_dir / MANIFEST

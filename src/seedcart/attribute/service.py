@@ -44,6 +44,9 @@ from seedcart.lake.compaction import compacted_from
 from seedcart.lake.reader import table_files
 from seedcart.tasks import cancel
 
+#: The name of the daemon thread a pass runs on (``seedcart.demo.leave_if_threads_linger`` looks for it).
+RUN_THREAD = "seedcart-attribution"
+
 logger = logging.getLogger(__name__)
 
 INPUTS = ("touch", "backflow", "identity")
@@ -228,7 +231,7 @@ class AttributionService:
                 with contextlib.suppress(RuntimeError):  # the loop closed while we ran
                     loop.call_soon_threadsafe(finished)
 
-        threading.Thread(target=work, name="seedcart-attribution", daemon=True).start()
+        threading.Thread(target=work, name=RUN_THREAD, daemon=True).start()
         await done
 
     async def _loop(self) -> None:

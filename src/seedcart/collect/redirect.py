@@ -54,7 +54,7 @@ class TouchLog(Protocol):
 class Answer(NamedTuple):
     """An HTTP answer: status, headers and an HTML body (empty for a redirect). A redirect's target is
     ``location``, apart from ``headers``. Answers of one kind share one headers dict (the click edge
-    caches the rendered head by its identity): never mutate it; ``all_headers`` gives a copy."""
+    caches the rendered head by its identity): never mutate it."""
 
     status: int
     headers: dict[str, str]
@@ -63,8 +63,8 @@ class Answer(NamedTuple):
     location: str | None = None
 
     def all_headers(self) -> dict[str, str]:
-        """A new dict of ``headers`` with ``location`` among them."""
-        return dict(self.headers) if self.location is None else {"location": self.location, **self.headers}
+        """``headers`` with ``location`` among them (not to be mutated either)."""
+        return self.headers if self.location is None else {"location": self.location, **self.headers}
 
 
 _PAGE = """<!doctype html><html lang="zh"><head><meta charset="utf-8">
