@@ -188,15 +188,10 @@ class LinkSettings(BaseModel):
         default=30.0,
         description="Repeat clicks from one IP + agent (+ user, when passed) on one link within this are duplicates.",
     )
-    click_commit_ms: float = Field(
-        default=0.0,
-        description="At least this many ms between the end of one click log write (fsync) and the start of the "
-        "next; 0: the clicks that came during a write are written as soon as it ends (group commit either way).",
-    )
     click_gather_ms: float = Field(
         default=0.5, ge=0.0,
-        description="With no click log write in flight, clicks keep gathering into the next write while each "
-        "turn of the event loop reads new ones, for at most this many ms after the first; 0: written at once.",
+        description="Clicks keep gathering into one log entry while each turn of the event loop reads new ones, "
+        "for at most this many ms after the first; 0: handed to the log's committer after the turn that read it.",
     )
     cache_refresh_s: float = Field(default=1.0, description="How often the redirect's link cache asks for changes.")
     cache_full_reload_s: float = Field(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from seedcart.collect.log import HEADER, DurableLog, _scan, encode_entry, iter_entries, list_segments
-from seedcart.errors import Backpressure, Conflict
+from seedcart.errors import Backpressure, Conflict, StorageUnavailable
 
 
 def test_concurrent_appends_get_distinct_positions_and_share_fsyncs(tmp_path: Path) -> None:
@@ -146,3 +147,84 @@ def test_a_crash_leaves_zeros_and_a_torn_write_which_restart_zeroes_and_writes_o
     assert again.append_sync("touch", [{"event_id": "after"}]) == 6
     again.stop_sync()
     assert [r["event_id"] for _e, _t, rs in iter_entries(crashed) for r in rs] == ["0", "1", "2", "3", "4", "after"]
+
+
+def test_append_soon_writes_what_was_handed_over_during_a_write_in_the_next_one_without_gathering(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the click redirect's way in: it gathers its own entries, so the committer does not wait
+    # group_commit_ms for more, and whatever queued during an fsync goes into the next, back to back
+    import threading
+
+    from seedcart.collect import grownfile
+
+    release, syncing = threading.Event(), threading.Event()
+    real = grownfile._datasync
+
+    def first_sync_waits(fd: int) -> None:
+        syncing.set()
+        assert release.wait(10)
+        real(fd)
+
+    monkeypatch.setattr(grownfile, "_datasync", first_sync_waits)
+    log = DurableLog(tmp_path, group_commit_ms=60_000)  # an entry that waited for this would time out
+    log.start_sync()
+    outcomes: list[tuple[str, int, BaseException | None]] = []
+    told = threading.Semaphore(0)
+
+    def done(name: str) -> Callable[[int, BaseException | None], None]:
+        def tell(end: int, error: BaseException | None) -> None:
+            outcomes.append((name, end, error))
+            told.release()
+        return tell
+
+    log.append_soon("touch", [{"event_id": "a"}], done("a"))
+    assert syncing.wait(5)  # a's fsync is in flight (not gathered for a minute)
+    log.append_soon("touch", [{"event_id": "b"}, {"event_id": "c"}], done("bc"))
+    log.append_soon("touch", [{"event_id": "d"}], done("d"))
+    assert outcomes == []  # nothing is acknowledged before its fsync
+    monkeypatch.setattr(grownfile, "_datasync", real)
+    release.set()
+    for _ in range(3):
+        assert told.acquire(timeout=5)
+    status = log.status()
+    log.stop_sync()
+    assert outcomes == [("a", 1, None), ("bc", 3, None), ("d", 4, None)]
+    assert status["fsyncs"] == 2 and status["entries"] == 3  # b-c and d shared the second fsync
+    assert [r["event_id"] for _e, _t, rs in iter_entries(tmp_path) for r in rs] == ["a", "b", "c", "d"]
+
+
+def test_append_soon_tells_a_failed_write_and_a_failing_callback_stops_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from seedcart.collect import grownfile
+
+    log = DurableLog(tmp_path)
+    log.start_sync()
+    told: list[tuple[int, BaseException | None]] = []
+    arrived = threading.Semaphore(0)
+
+    def tell(end: int, error: BaseException | None) -> None:
+        told.append((end, error))
+        arrived.release()
+
+    def rude(end: int, error: BaseException | None) -> None:
+        arrived.release()
+        raise RuntimeError("a caller's bug")
+
+    log.append_soon("touch", [{"event_id": "a"}], rude)
+    assert arrived.acquire(timeout=5)
+    log.append_soon("touch", [{"event_id": "b"}], tell)  # the committer survived the callback
+    assert arrived.acquire(timeout=5) and told == [(2, None)]
+
+    def broken_disk(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(grownfile, "_datasync", broken_disk)
+    log.append_soon("touch", [{"event_id": "c"}], tell)
+    assert arrived.acquire(timeout=5)
+    assert told[-1][0] == 0 and isinstance(told[-1][1], StorageUnavailable)
+    with pytest.raises(StorageUnavailable):  # refused at once from now on; the callback is not called
+        log.append_soon("touch", [{"event_id": "d"}], tell)
+    log.stop_sync()
+    assert len(told) == 2

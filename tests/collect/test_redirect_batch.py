@@ -1,39 +1,48 @@
 """Clicks that share one log append: each is acknowledged only after the append, a client going
 away loses nobody else's click, a failed append fails every click in it (503, not a 302), clicks
-arriving during a write form the next entry, and the write never blocks the event loop."""
+arriving during a write are handed over without waiting for it, and the write never blocks the
+event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.links.world import OneLinkCache
 
 from seedcart.collect.clicks import ClickRecorder
-from seedcart.collect.redirect import RedirectService, _ClickBatch
+from seedcart.collect.log import DurableLog
+from seedcart.collect.redirect import RedirectService, Written, _ClickBatch
 from seedcart.errors import Backpressure, StorageUnavailable
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 
 
 class _GatedLog:
-    """A log whose appends complete only when the test opens the gate (or fail with ``error``)."""
+    """A log whose appends complete, in a thread of their own as the durable log's committer does,
+    only when the test opens the gate (or fail with ``error``)."""
 
     def __init__(self, error: Exception | None = None) -> None:
         self.entries: list[list[dict[str, Any]]] = []
-        self.gate = asyncio.Event()
+        self.gate = threading.Event()
         self.error = error
-        self.started: list[int] = []  # the size of each append, when it started
+        self.started: list[int] = []  # the size of each entry handed over, in order
 
-    async def append(self, table: str, records: list[dict[str, Any]]) -> int:
+    def append_soon(self, table: str, records: list[dict[str, Any]], done: Written) -> None:
         self.started.append(len(records))
-        await self.gate.wait()
-        if self.error is not None:
-            raise self.error
-        self.entries.append(records)
-        return sum(len(e) for e in self.entries)
+
+        def complete() -> None:
+            assert self.gate.wait(10)
+            if self.error is not None:
+                done(0, self.error)
+                return
+            self.entries.append(records)
+            done(sum(len(e) for e in self.entries), None)
+
+        threading.Thread(target=complete, daemon=True).start()
 
 
 def _service(**kwargs: Any) -> RedirectService:
@@ -127,17 +136,19 @@ def test_bot_clicks_lost_to_a_failed_append_are_counted() -> None:
     asyncio.run(run())
 
 
-def test_clicks_during_a_write_form_the_next_entry_written_when_it_ends() -> None:
+def test_clicks_during_a_write_are_handed_over_as_the_next_entry_without_waiting_for_it() -> None:
+    # the log's committer writes what was handed over during a write in its next one, back to back
+    # (tested with the durable log in test_log); the redirect does not hold them back meanwhile
     async def run() -> None:
         service, log = _service(), _GatedLog()
         first = _click(service, log)
         await asyncio.sleep(0.01)
         rest = [_click(service, log, f"10.0.0.{i}") for i in range(2, 5)]
         await asyncio.sleep(0.01)
-        assert log.started == [1]  # one write at a time: the three wait for the first to end
+        assert log.started == [1, 3] and not any(c.done() for c in (first, *rest))
         log.gate.set()
         answers = await asyncio.gather(first, *rest)
-        assert log.started == [1, 3] and [len(e) for e in log.entries] == [1, 3]
+        assert sorted(len(e) for e in log.entries) == [1, 3]
         assert all(a.status == 302 for a in answers)
 
     asyncio.run(run())
@@ -147,47 +158,41 @@ def test_too_many_clicks_waiting_for_the_log_is_backpressure() -> None:
     async def run() -> None:
         service, log = _service(max_waiting=2), _GatedLog()
         first = _click(service, log)
-        await asyncio.sleep(0.01)  # in flight: no longer waiting
-        queued = [_click(service, log, f"10.0.0.{i}") for i in range(2, 4)]
+        await asyncio.sleep(0.01)  # handed over, still waiting for its fsync
+        second = _click(service, log, "10.0.0.2")
         await asyncio.sleep(0.01)
         with pytest.raises(Backpressure):
             await service.handle_click(log, "abc", method="GET", ip="10.0.0.9", user_agent=IPHONE)
         log.gate.set()
-        assert [a.status for a in await asyncio.gather(first, *queued)] == [302, 302, 302]
-        assert sum(len(e) for e in log.entries) == 3  # the refused click was never written
+        assert [a.status for a in await asyncio.gather(first, second)] == [302, 302]
+        assert sum(len(e) for e in log.entries) == 2  # the refused click was never written
+        third = await service.handle_click(log, "abc", method="GET", ip="10.0.0.3", user_agent=IPHONE)
+        assert third.status == 302  # durable clicks no longer count against the bound
 
     asyncio.run(run())
 
 
-def test_the_fsync_runs_off_the_event_loop() -> None:
-    class SlowDisk:
-        """``append_now`` blocks its thread until released, as a slow fsync does."""
+def test_the_fsync_runs_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    release, threads = threading.Event(), []
 
-        def __init__(self) -> None:
-            self.release = threading.Event()
-            self.threads: list[int] = []
-            self.records: list[dict[str, Any]] = []
+    def slow_datasync(fd: int) -> None:  # the durable log's fsync, as slow as the test wants
+        threads.append(threading.get_ident())
+        assert release.wait(10)
 
-        def append_now(self, table: str, records: list[dict[str, Any]]) -> int:
-            self.threads.append(threading.get_ident())
-            assert self.release.wait(10)
-            self.records += records
-            return len(self.records)
-
-        async def append(self, table: str, records: list[dict[str, Any]]) -> int:
-            raise AssertionError("append_now is used")
+    monkeypatch.setattr("seedcart.collect.grownfile._datasync", slow_datasync)
 
     async def run() -> None:
-        service, log = _service(), SlowDisk()
+        service, log = _service(), DurableLog(tmp_path / "log")
+        await log.start()
         click = _click(service, log)
         await asyncio.sleep(0.05)
         # the loop is free while the disk works: an unknown code is answered meanwhile
         assert (await service.handle_click(log, "nosuch", method="GET", ip="10.0.0.2", user_agent=IPHONE)).status == 404
-        assert not click.done() and log.threads and log.threads[0] != threading.get_ident()
-        log.release.set()
-        assert (await click).status == 302 and len(log.records) == 1
+        assert not click.done() and threads and threads[0] != threading.get_ident()
+        release.set()
+        assert (await click).status == 302 and log.fsynced_position == 1
         await service.drain()
-        service.close()
+        await log.stop()
 
     asyncio.run(run())
 
@@ -198,9 +203,9 @@ class _RecordingLog:
     def __init__(self) -> None:
         self.entries: list[list[dict[str, Any]]] = []
 
-    async def append(self, table: str, records: list[dict[str, Any]]) -> int:
+    def append_soon(self, table: str, records: list[dict[str, Any]], done: Written) -> None:
         self.entries.append(records)
-        return sum(len(e) for e in self.entries)
+        done(sum(len(e) for e in self.entries), None)
 
 
 def test_clicks_read_in_consecutive_turns_share_one_entry() -> None:

@@ -23,11 +23,9 @@ async def redirect_service(settings: Settings, catalog: Catalog) -> AsyncIterato
                       full_reload_s=settings.links.cache_full_reload_s)
     recorder = ClickRecorder(settings.alliance_key(), duplicate_window_s=settings.links.duplicate_window_s)
     await cache.start()
-    service = RedirectService(cache, recorder, commit_spacing_s=settings.links.click_commit_ms / 1000.0,
-                              gather_s=settings.links.click_gather_ms / 1000.0)
+    service = RedirectService(cache, recorder, gather_s=settings.links.click_gather_ms / 1000.0)
     try:
         yield service
     finally:
         await service.drain()
-        service.close()
         await cache.stop()

@@ -31,9 +31,9 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -129,12 +129,29 @@ def iter_entries(directory: Path, from_position: int = 0, to_position: int | Non
             yield end, entry["t"], entry["r"]
 
 
+#: Told the outcome of an append, in the log's committer thread: ``(end position, None)`` once its
+#: records are fsynced, ``(0, error)`` when they could not be written.
+Done = Callable[[int, BaseException | None], None]
+
+
+def _resolving(future: Future[int]) -> Done:
+    """A :data:`Done` that settles ``future``."""
+
+    def done(end: int, error: BaseException | None) -> None:
+        if error is None:
+            future.set_result(end)
+        else:
+            future.set_exception(error)
+
+    return done
+
+
 @dataclass
 class _Pending:
     table: str
     payload: bytes
     count: int
-    future: Future[int] = field(default_factory=Future)
+    done: Done
 
 
 class DurableLog:
@@ -153,8 +170,8 @@ class DurableLog:
         self.segment_bytes = segment_bytes
         self.node_id = ""
         self._lock = threading.Condition()
-        self._io = threading.Lock()  # held while the file is written: by the committer and by append_now
         self._pending: list[_Pending] = []
+        self._eager = False  # a pending entry asked to be written without gathering
         self._queued = 0  # records waiting or being written
         self._position = 0  # after the last entry handed to the file
         self._fsynced = 0  # after the last entry known durable
@@ -207,11 +224,10 @@ class DurableLog:
             self._stopping = True
             self._lock.notify_all()
         thread.join()
-        with self._io:
-            self._thread = None
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+        self._thread = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the flock
             self._lock_fd = None
@@ -219,11 +235,9 @@ class DurableLog:
 
     # -- appending -------------------------------------------------------------------------------
 
-    def _enqueue(self, table: str, records: list[dict[str, Any]]) -> _Pending | int:
-        if not records:
-            return self._fsynced
+    def _enqueue(self, table: str, records: list[dict[str, Any]], done: Done, *, eager: bool = False) -> None:
         payload = orjson.dumps({"t": table, "r": records})
-        item = _Pending(table=table, payload=payload, count=len(records))
+        item = _Pending(table=table, payload=payload, count=len(records), done=done)
         with self._lock:
             if self._failed is not None:
                 raise StorageUnavailable(f"the intake log cannot write: {self._failed}",
@@ -236,9 +250,9 @@ class DurableLog:
             self._queued += item.count
             if not self._pending:
                 self._oldest = time.monotonic()
+            self._eager = self._eager or eager
             self._pending.append(item)
             self._lock.notify()
-        return item
 
     async def append(self, table: str, records: list[dict[str, Any]]) -> int:
         """Returns (the log position after the write) only once the records are written AND fsynced.
@@ -246,44 +260,33 @@ class DurableLog:
         Many concurrent callers share one fsync (group commit). Raises seedcart.errors.Backpressure
         (retry_after seconds) when more than queue_max records are waiting; never grows unbounded.
         """
-        item = self._enqueue(table, records)
-        if isinstance(item, int):
-            return item
-        return await asyncio.wrap_future(item.future)
+        if not records:
+            return self._fsynced
+        future: Future[int] = Future()
+        self._enqueue(table, records, _resolving(future))
+        return await asyncio.wrap_future(future)
 
     def append_sync(self, table: str, records: list[dict[str, Any]]) -> int:
         """``append`` from a thread: blocks until written and fsynced."""
-        item = self._enqueue(table, records)
-        if isinstance(item, int):
-            return item
-        return item.future.result()
-
-    def append_now(self, table: str, records: list[dict[str, Any]]) -> int:
-        """Write and fsync ``records`` in the calling thread, then return the position after them.
-
-        For a caller that already gathers many small appends into one (the click redirect: one
-        entry per batch of clicks) and would rather block for one fsync (a fraction of a
-        millisecond) than hand the entry to the committer thread and wait for it to come back:
-        each hand-off waits for the interpreter lock while the event loop is busy. Entries of both
-        paths interleave in one order; the queue bound does not apply (nothing waits in a queue).
-        """
         if not records:
             return self._fsynced
-        payload = orjson.dumps({"t": table, "r": records})
-        with self._io:
-            if self._failed is not None:
-                raise StorageUnavailable(f"the intake log cannot write: {self._failed}", directory=str(self.directory))
-            if self._thread is None or self._stopping:
-                raise StorageUnavailable("the intake log is not running", directory=str(self.directory))
-            try:
-                (end,) = self._write_entries([(payload, len(records))])
-            except Exception as exc:
-                logger.exception("intake log write failed")
-                with self._lock:
-                    self._failed = exc
-                raise StorageUnavailable(f"the intake log cannot write: {exc}",
-                                         directory=str(self.directory)) from exc
-        return end
+        future: Future[int] = Future()
+        self._enqueue(table, records, _resolving(future))
+        return future.result()
+
+    def append_soon(self, table: str, records: list[dict[str, Any]], done: Done) -> None:
+        """Queue ``records`` as one entry, written without waiting for more to gather, and return at
+        once; ``done`` is called in the committer thread with the outcome (see :data:`Done`).
+
+        For a caller that gathers its appends itself and keeps handing entries over while earlier
+        ones are being written (the click redirect): the committer writes whatever queued during
+        its last fsync in the next one, back to back, without a round trip through the caller's
+        event loop between writes. Raises Backpressure or StorageUnavailable at once, as ``append``
+        does; ``done`` is then never called. No records: ``done`` is called at once, here."""
+        if not records:
+            done(self._fsynced, None)
+            return
+        self._enqueue(table, records, done, eager=True)
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -372,39 +375,39 @@ class DurableLog:
                     self._lock.wait()
                 if not self._pending and self._stopping:
                     return
-                oldest = self._oldest
+                oldest, eager = self._oldest, self._eager
             # Gather until the oldest waiting entry has waited group_commit_s: entries that queued
-            # up during the previous fsync have waited already and are written at once.
-            wait = self.group_commit_s - (time.monotonic() - oldest)
+            # up during the previous fsync have waited already and are written at once, as is an
+            # entry its caller gathered (append_soon).
+            wait = 0.0 if eager else self.group_commit_s - (time.monotonic() - oldest)
             if wait > 0 and not self._stopping:
                 time.sleep(wait)
             with self._lock:
-                batch, self._pending = self._pending, []
+                batch, self._pending, self._eager = self._pending, [], False
             try:
-                self._write(batch)
+                if self._failed is not None:  # entries queued before an earlier write failed
+                    raise self._failed
+                ends = self._write_entries([(item.payload, item.count) for item in batch])
             except BaseException as exc:  # the disk failed: refuse further writes, fail the waiters
                 logger.exception("intake log write failed")
                 with self._lock:
                     self._failed = exc
                     self._queued -= sum(item.count for item in batch)
-                for item in batch:
-                    item.future.set_exception(StorageUnavailable(f"the intake log cannot write: {exc}",
-                                                                 directory=str(self.directory)))
-                continue
-
-    def _write(self, batch: list[_Pending]) -> None:
-        with self._io:
-            if self._failed is not None:
-                raise self._failed
-            ends = self._write_entries([(item.payload, item.count) for item in batch])
-        with self._lock:
-            self._queued -= sum(item.count for item in batch)
-        for item, end in zip(batch, ends, strict=True):
-            item.future.set_result(end)
+                error = StorageUnavailable(f"the intake log cannot write: {exc}", directory=str(self.directory))
+                outcomes: list[tuple[_Pending, int, BaseException | None]] = [(item, 0, error) for item in batch]
+            else:
+                with self._lock:
+                    self._queued -= sum(item.count for item in batch)
+                outcomes = [(item, end, None) for item, end in zip(batch, ends, strict=True)]
+            for item, end, failure in outcomes:
+                try:
+                    item.done(end, failure)
+                except Exception:  # one caller's callback failing must not stop the committer
+                    logger.exception("an intake log append's callback failed")
 
     def _write_entries(self, entries: list[tuple[bytes, int]]) -> list[int]:
         """Write ``(payload, record count)`` entries, rolling segments as they fill, and make them
-        durable; the end position of each. The caller holds ``self._io``."""
+        durable; the end position of each. Only the committer thread writes."""
         assert self._file is not None
         ends: list[int] = []
         chunks: list[bytes] = []

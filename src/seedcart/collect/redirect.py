@@ -5,8 +5,8 @@
 1. the code is looked up in the in-memory ``LinkCache`` (unknown or inactive -> 404 page);
 2. a click id is minted and a ``link_click`` touch is built (``ClickRecorder``);
 3. the record joins the next log entry (group commit, DESIGN §4: one append and one fsync for
-   every click since the last, written off the event loop by a writer thread while the next
-   entry fills; see ``_ClickBatch``) and, for people, the answer waits until it is fsynced; bots
+   every click since the last, written off the event loop by the log's committer thread while
+   the next entry fills; see ``_ClickBatch``) and, for people, the answer waits until it is fsynced; bots
    are appended without waiting (they are never counted, and must still be answered fast);
 4. the answer: 302 to the app deep link for iOS and Android agents; inside WeChat's browser,
    partners whose schemes WeChat blocks get a small landing page with the web link; everyone
@@ -27,9 +27,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -43,12 +41,16 @@ from seedcart.links.partners import destination, get, is_allowed_destination
 logger = logging.getLogger(__name__)
 
 
-class TouchLog(Protocol):
-    """What the redirect needs of the durable log (``seedcart.collect.log.DurableLog``). A log that
-    also has ``append_now(table, records) -> position`` (write and fsync in the calling thread) is
-    appended to that way, from the redirect's own writer thread."""
+#: Told an append's outcome, from any thread: ``(log position after it, None)`` once fsynced, or
+#: ``(0, error)`` (``seedcart.collect.log.Done``).
+Written = Callable[[int, BaseException | None], None]
 
-    async def append(self, table: str, records: list[dict[str, Any]]) -> int: ...
+
+class TouchLog(Protocol):
+    """What the redirect needs of the durable log (``seedcart.collect.log.DurableLog``)."""
+
+    def append_soon(self, table: str, records: list[dict[str, Any]], done: Written) -> None:
+        """Queue one entry and return at once; ``done`` is called with its outcome, from any thread."""
 
 
 class Answer(NamedTuple):
@@ -182,31 +184,27 @@ class _Entry:
 class _ClickBatch:
     """Clicks share log appends: one entry, one fsync for every click gathered meanwhile.
 
-    One write is in flight at a time, off the event loop: in a writer thread of its own when the log
-    has ``append_now`` (the write and the fsync release the interpreter lock, so the loop keeps
-    parsing and answering other connections meanwhile), otherwise through the log's ``append``.
-    The clicks that arrive while a write is in flight gather into the next entry, which is written
-    as soon as that write ends (group commit, DESIGN §4), so a busy redirect always has the next
-    entry filling while the disk works. With no write in flight, an entry is written once a turn of
-    the loop has read the sockets and found no new click, or ``gather_s`` after its first click:
-    the requests that answered clicks send back come in over several turns, and writing at the
-    first of them would make the rest wait for that write and then for their own. ``spacing_s`` > 0
-    also keeps at least that long between the end of one write and the start of the next (fewer,
-    larger entries). Each person's click waits through its own ``Settle`` callback, so a client
-    going away affects only its own answer; a bot's click joins the entry unawaited. More than
-    ``max_waiting`` clicks not yet written: Backpressure."""
+    The clicks of consecutive turns of the event loop gather into one entry: it is handed to the
+    log once a turn has read the sockets and found no new click, or ``gather_s`` after its first
+    click (the requests that answered clicks send back come in over several turns; handing each
+    turn's few over alone would make more, smaller entries). The log's committer thread writes it
+    (group commit, DESIGN §4): every entry handed over while it was fsyncing goes into its next
+    write, which starts as soon as the last one ends, without a round trip through this loop, so
+    the disk works back to back while the loop keeps parsing and answering. The committer tells
+    the outcome through the loop (``call_soon_threadsafe``), where each person's click is settled
+    through its own ``Settle`` callback, so a client going away affects only its own answer; a
+    bot's click joins the entry unawaited. More than ``max_waiting`` clicks not yet durable:
+    Backpressure."""
 
-    def __init__(self, spacing_s: float = 0.0, max_waiting: int = 100_000, gather_s: float = 0.0005) -> None:
-        self.spacing_s = spacing_s
+    def __init__(self, max_waiting: int = 100_000, gather_s: float = 0.0005) -> None:
         self.max_waiting = max_waiting
         self.gather_s = gather_s
-        self._gathered = 0  # records in the next entry when the pump last looked
-        self._queue: deque[_Entry] = deque()
-        self._waiting = 0  # records queued, not yet handed to a write
-        self._writing: asyncio.Future[int] | None = None
+        self._entry: _Entry | None = None  # gathering
+        self._gathered = 0  # its records when the pump last looked
+        self._waiting = 0  # clicks added whose entry has not been written (or failed) yet
+        self._in_flight = 0  # entries handed to a log, outcome not yet back
+        self._idle: asyncio.Future[None] | None = None  # what drain waits on
         self._pump_handle: asyncio.Handle | None = None
-        self._last_write = float("-inf")  # loop time when the last write ended
-        self._writer: ThreadPoolExecutor | None = None
         self.batches = 0
         self.lost = 0  # unawaited (bot) clicks whose append failed
 
@@ -216,52 +214,53 @@ class _ClickBatch:
         if self._waiting >= self.max_waiting:
             raise Backpressure(f"{self._waiting} clicks are waiting for the log", retry_after=1.0,
                                queued=self._waiting)
-        queue = self._queue
-        if not queue or queue[-1].log is not log:  # another log (a restarted intake): its own entry
-            queue.append(_Entry(log, asyncio.get_running_loop().time()))
-        entry = queue[-1]
+        loop = asyncio.get_running_loop()
+        entry = self._entry
+        if entry is None or entry.log is not log:
+            if entry is not None:  # another log (a restarted intake): the gathered clicks go to theirs
+                self._hand_off(entry, loop)
+            entry = self._entry = _Entry(log, loop.time())
+            self._gathered = 0
         entry.records.append(record)
         if settle is not None:
             entry.settles.append(settle)
         self._waiting += 1
-        if self._writing is None and self._pump_handle is None:
-            self._pump_handle = asyncio.get_running_loop().call_soon(self._pump)
+        if self._pump_handle is None:
+            self._pump_handle = loop.call_soon(self._pump)
 
     def _pump(self) -> None:
-        """Start the next write, unless one is in flight (its end pumps again), spacing holds it or its
-        entry is still gathering."""
+        """Hand the gathering entry to its log, unless the last turn brought it clicks and it is
+        younger than ``gather_s``: then look again after the next turn."""
         self._pump_handle = None
-        if self._writing is not None or not self._queue:
+        entry = self._entry
+        if entry is None:
             return
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        wait = self._last_write + self.spacing_s - now
-        if wait > 0:
-            self._pump_handle = loop.call_later(wait, self._pump)
-            return
-        entry = self._queue[0]
-        if len(entry.records) != self._gathered and now - entry.opened < self.gather_s:
+        if len(entry.records) != self._gathered and loop.time() - entry.opened < self.gather_s:
             self._gathered = len(entry.records)  # this turn brought clicks: read the sockets once more
             self._pump_handle = loop.call_soon(self._pump)
             return
-        self._gathered = 0
-        self._queue.popleft()
-        self._waiting -= len(entry.records)
-        self.batches += 1
-        append_now = getattr(entry.log, "append_now", None)
-        if append_now is not None:
-            if self._writer is None:
-                self._writer = ThreadPoolExecutor(1, thread_name_prefix="seedcart-click-log")
-            writing: asyncio.Future[int] = loop.run_in_executor(self._writer, append_now, "touch", entry.records)
-        else:
-            writing = asyncio.ensure_future(entry.log.append("touch", entry.records))
-        self._writing = writing
-        writing.add_done_callback(lambda done: self._written(done, entry))
+        self._entry = None
+        self._hand_off(entry, loop)
 
-    def _written(self, done: asyncio.Future[int], entry: _Entry) -> None:
-        self._writing = None
-        self._last_write = asyncio.get_running_loop().time()
-        error = StorageUnavailable("the click log append was cancelled") if done.cancelled() else done.exception()
+    def _hand_off(self, entry: _Entry, loop: asyncio.AbstractEventLoop) -> None:
+        self.batches += 1
+        self._in_flight += 1
+
+        def done(end: int, error: BaseException | None) -> None:  # in the log's committer thread
+            try:
+                loop.call_soon_threadsafe(self._written, entry, error)
+            except RuntimeError:  # the loop has closed: nobody is waiting any more
+                logger.warning("%d clicks were written after their event loop closed", len(entry.records))
+
+        try:
+            entry.log.append_soon("touch", entry.records, done)
+        except Exception as exc:  # refused at once (Backpressure, StorageUnavailable): so is every click in it
+            self._written(entry, exc)
+
+    def _written(self, entry: _Entry, error: BaseException | None) -> None:
+        self._in_flight -= 1
+        self._waiting -= len(entry.records)
         for settle in entry.settles:
             try:
                 settle(error)
@@ -271,37 +270,33 @@ class _ClickBatch:
         if error is not None and unwaited:
             self.lost += unwaited
             logger.warning("%d bot clicks were not recorded: %s", unwaited, error)
-        self._pump()
+        idle = self._idle
+        if not self._in_flight and idle is not None and not idle.done():
+            idle.set_result(None)
 
     async def drain(self) -> None:
-        """Write every click queued so far and wait for the writes."""
-        while self._queue or self._writing is not None:
-            if self._writing is None:
-                if self._pump_handle is not None:
-                    self._pump_handle.cancel()
-                self._last_write = float("-inf")  # no spacing nor gathering: the app is stopping
-                self._gathered = len(self._queue[0].records) if self._queue else 0
-                self._pump()
-            writing = self._writing
-            if writing is not None:
-                await asyncio.wait([writing])
-                await asyncio.sleep(0)  # its done callback has run: the next entry is in flight
-
-    def close(self) -> None:
-        """Stop the writer thread (after ``drain``)."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
+        """Hand over the clicks gathered so far and wait until every entry's outcome is back."""
+        loop = asyncio.get_running_loop()
+        while self._entry is not None or self._in_flight:
+            if self._pump_handle is not None:
+                self._pump_handle.cancel()
+                self._pump_handle = None
+            entry, self._entry = self._entry, None
+            if entry is not None:
+                self._hand_off(entry, loop)
+            if self._in_flight:
+                self._idle = idle = loop.create_future()
+                await idle
 
 
 class RedirectService:
     """The links service: the link cache and the click recorder."""
 
-    def __init__(self, cache: LinkCache, recorder: ClickRecorder, *, commit_spacing_s: float = 0.0,
-                 max_waiting: int = 100_000, gather_s: float = 0.0005) -> None:
+    def __init__(self, cache: LinkCache, recorder: ClickRecorder, *, max_waiting: int = 100_000,
+                 gather_s: float = 0.0005) -> None:
         self.cache = cache
         self.recorder = recorder
-        self._batch = _ClickBatch(commit_spacing_s, max_waiting, gather_s)
+        self._batch = _ClickBatch(max_waiting, gather_s)
 
     def status(self) -> dict[str, Any]:
         """Cache and click counters, for /healthz."""
@@ -348,10 +343,6 @@ class RedirectService:
     async def drain(self) -> None:
         """Wait for clicks still being appended (bots' included)."""
         await self._batch.drain()
-
-    def close(self) -> None:
-        """Stop the click log's writer thread (after ``drain``)."""
-        self._batch.close()
 
 
 def running(services: Mapping[str, Any]) -> tuple[RedirectService, TouchLog | None]:
