@@ -20,7 +20,6 @@ def test_appends_read_back_exactly_while_the_file_grows_in_steps(tmp_path: Path)
         data = bytes([i % 251 + 1]) * rng.choice((1, 37, 900, 5000, 70_000))
         grown.write(data)
         expected += data
-        grown.datasync()
         sizes.add(os.stat(path).st_size)
         assert os.stat(path).st_size >= len(expected)
     assert max(sizes) > len(expected)  # zeros kept ahead while open
@@ -58,3 +57,14 @@ def test_zero_tail_zeroes_a_torn_write_and_counts_it(tmp_path: Path) -> None:
     assert zero_tail(path, 4) == 106  # up to the last non-zero byte
     assert path.read_bytes() == b"good" + bytes(156)
     assert zero_tail(path, 4) == 0
+
+
+def test_appends_are_durable_when_written_the_descriptor_is_o_dsync(tmp_path: Path) -> None:
+    # the durable log acknowledges an entry once its write returns: nothing else makes it durable
+    import fcntl
+
+    grown = GrownFile(tmp_path / "seg", 0)
+    try:
+        assert fcntl.fcntl(grown._fd, fcntl.F_GETFL) & os.O_DSYNC == os.O_DSYNC
+    finally:
+        grown.close()

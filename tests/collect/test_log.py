@@ -158,14 +158,14 @@ def test_append_soon_writes_what_was_handed_over_during_a_write_in_the_next_one_
     from seedcart.collect import grownfile
 
     release, syncing = threading.Event(), threading.Event()
-    real = grownfile._datasync
+    real = grownfile._append_at
 
-    def first_sync_waits(fd: int) -> None:
+    def first_write_waits(fd: int, data: memoryview, offset: int) -> int:  # a slow O_DSYNC write
         syncing.set()
         assert release.wait(10)
-        real(fd)
+        return real(fd, data, offset)
 
-    monkeypatch.setattr(grownfile, "_datasync", first_sync_waits)
+    monkeypatch.setattr(grownfile, "_append_at", first_write_waits)
     log = DurableLog(tmp_path, group_commit_ms=60_000)  # an entry that waited for this would time out
     log.start_sync()
     outcomes: list[tuple[str, int, BaseException | None]] = []
@@ -182,7 +182,7 @@ def test_append_soon_writes_what_was_handed_over_during_a_write_in_the_next_one_
     log.append_soon("touch", [{"event_id": "b"}, {"event_id": "c"}], done("bc"))
     log.append_soon("touch", [{"event_id": "d"}], done("d"))
     assert outcomes == []  # nothing is acknowledged before its fsync
-    monkeypatch.setattr(grownfile, "_datasync", real)
+    monkeypatch.setattr(grownfile, "_append_at", real)
     release.set()
     for _ in range(3):
         assert told.acquire(timeout=5)
@@ -217,10 +217,10 @@ def test_append_soon_tells_a_failed_write_and_a_failing_callback_stops_nothing(
     log.append_soon("touch", [{"event_id": "b"}], tell)  # the committer survived the callback
     assert arrived.acquire(timeout=5) and told == [(2, None)]
 
-    def broken_disk(fd: int) -> None:
+    def broken_disk(fd: int, data: memoryview, offset: int) -> int:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(grownfile, "_datasync", broken_disk)
+    monkeypatch.setattr(grownfile, "_append_at", broken_disk)
     log.append_soon("touch", [{"event_id": "c"}], tell)
     assert arrived.acquire(timeout=5)
     assert told[-1][0] == 0 and isinstance(told[-1][1], StorageUnavailable)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from tests.links.world import OneLinkCache
 
+from seedcart.collect import grownfile
 from seedcart.collect.clicks import ClickRecorder
 from seedcart.collect.log import DurableLog
 from seedcart.collect.redirect import RedirectService, Written, _ClickBatch
@@ -175,11 +176,14 @@ def test_too_many_clicks_waiting_for_the_log_is_backpressure() -> None:
 def test_the_fsync_runs_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     release, threads = threading.Event(), []
 
-    def slow_datasync(fd: int) -> None:  # the durable log's fsync, as slow as the test wants
+    real = grownfile._append_at
+
+    def slow_write(fd: int, data: memoryview, offset: int) -> int:  # the durable log's O_DSYNC write, as slow as wanted
         threads.append(threading.get_ident())
         assert release.wait(10)
+        return real(fd, data, offset)
 
-    monkeypatch.setattr("seedcart.collect.grownfile._datasync", slow_datasync)
+    monkeypatch.setattr(grownfile, "_append_at", slow_write)
 
     async def run() -> None:
         service, log = _service(), DurableLog(tmp_path / "log")

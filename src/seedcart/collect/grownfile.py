@@ -3,7 +3,12 @@
 An ``fsync`` after an append that lengthens a file must also journal the new file size; on ext4
 that is about twice the time and CPU of an ``fdatasync`` of blocks the file already had (measured
 here: 0.5 ms and 270 us of CPU against 0.22 ms and 115 us). :class:`GrownFile` keeps zeroed,
-fsynced space ahead of its writes, so :meth:`GrownFile.datasync` is the cheap kind. The space
+fsynced space ahead of its writes, so committing an append is the cheap kind. The file is opened
+``O_DSYNC``: :meth:`GrownFile.write` returns once its data is durable, as a write followed by
+``fdatasync`` would, in one system call. That is one release and one retake of the interpreter
+lock for the writing thread instead of two, and each retake can wait on a busy event loop (the
+durable log's committer, measured at 32 connections on the click redirect: median p99 9.05 ms
+against 15.9 ms over 7 alternating rounds). The space
 grows in steps (256 KiB, doubling up to 8 MiB), each written and fsynced by a background thread
 while the writer still has half a step left; a writer that catches up grows the file itself.
 Each step is twice the last, so the space ahead keeps up with however fast the writer writes.
@@ -25,7 +30,8 @@ logger = logging.getLogger(__name__)
 GROW_MIN = 256 << 10
 GROW_MAX = 8 << 20
 _ZEROS = bytes(1 << 20)
-_datasync = getattr(os, "fdatasync", os.fsync)
+#: ``os.pwrite``, through which every append goes (a test stands a slow or failing disk in here).
+_append_at = os.pwrite
 
 
 def _write_zeros(fd: int, start: int, end: int) -> None:
@@ -66,7 +72,8 @@ class GrownFile:
 
     def __init__(self, path: Path, size: int) -> None:
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_DSYNC, 0o644)
+        self._zeros_fd = os.open(self.path, os.O_RDWR)  # zeros are written plainly, then fsynced once
         self.size = size
         self._allocated = os.fstat(self._fd).st_size  # written or zeroed, and fsynced
         self._step = GROW_MIN
@@ -77,7 +84,8 @@ class GrownFile:
         self._closed = False
 
     def write(self, data: bytes) -> None:
-        """Append ``data`` (not yet durable: see :meth:`datasync`)."""
+        """Append ``data``; it is durable when this returns (``O_DSYNC``; within grown space, no
+        file-size change to journal)."""
         if not data:
             return
         end = self.size + len(data)
@@ -86,15 +94,11 @@ class GrownFile:
         view = memoryview(data)
         offset = self.size
         while view:
-            written = os.pwrite(self._fd, view, offset)
+            written = _append_at(self._fd, view, offset)
             view, offset = view[written:], offset + written
         self.size = end
         if self._allocated - end < self._step // 2:
             self._ask_to_grow()
-
-    def datasync(self) -> None:
-        """Make what was written durable (within grown space: no file-size change to journal)."""
-        _datasync(self._fd)
 
     def close(self) -> None:
         """Stop the grower, cut the file back to what was written, fsync, close. Idempotent."""
@@ -110,6 +114,7 @@ class GrownFile:
                 os.ftruncate(self._fd, self.size)
             os.fsync(self._fd)
             os.close(self._fd)
+            os.close(self._zeros_fd)
 
     # -- growing -----------------------------------------------------------------------------------
 
@@ -121,8 +126,8 @@ class GrownFile:
                 return
             target = max(end, self._allocated + self._step)
             self._step = min(self._step * 2, GROW_MAX)
-            _write_zeros(self._fd, self._allocated, target)
-            os.fsync(self._fd)
+            _write_zeros(self._zeros_fd, self._allocated, target)
+            os.fsync(self._zeros_fd)
             self._allocated = target
 
     def _ask_to_grow(self) -> None:
@@ -148,8 +153,8 @@ class GrownFile:
             try:
                 with self._lock:
                     if self._allocated < end:
-                        _write_zeros(self._fd, self._allocated, end)
-                        os.fsync(self._fd)
+                        _write_zeros(self._zeros_fd, self._allocated, end)
+                        os.fsync(self._zeros_fd)
                         self._allocated = end
             except OSError as exc:  # the writer grows the file itself, and meets the error there
                 logger.warning("growing %s failed: %s", self.path, exc)

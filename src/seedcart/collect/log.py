@@ -13,7 +13,7 @@ named after the position before its first entry. ``<directory>/LOCK`` is held (f
 is open, so two processes never write the same directory.
 
 The open segment is a :class:`~seedcart.collect.grownfile.GrownFile`: zeroed space is kept ahead
-of its entries, so an append commits with an ``fdatasync`` that journals no new file size. A header
+of its entries, so an append commits (an ``O_DSYNC`` write) without journaling a new file size. A header
 of zeros ends a segment as the end of the file does (an entry is never empty); a segment is cut
 back to its last entry when it is rolled or the log is closed. On start, a torn or corrupt tail of
 the newest segment (a write cut short by a crash) is zeroed.
@@ -424,9 +424,8 @@ class DurableLog:
             chunks.append(data)
             written += len(data)
             ends.append(position)
-        self._file.write(b"".join(chunks))
+        self._file.write(b"".join(chunks))  # durable when it returns (O_DSYNC)
         self._position = position
-        self._file.datasync()
         with self._lock:
             self._fsynced = position
             self._entries += len(entries)
