@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from seedcart.collect import grownfile
 from seedcart.collect.log import HEADER, DurableLog, _scan, encode_entry, iter_entries, list_segments
 from seedcart.errors import Backpressure, Conflict, StorageUnavailable
 
@@ -153,10 +155,6 @@ def test_append_soon_writes_what_was_handed_over_during_a_write_in_the_next_one_
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the click redirect's way in: it gathers its own entries, so the committer does not wait
     # group_commit_ms for more, and whatever queued during an fsync goes into the next, back to back
-    import threading
-
-    from seedcart.collect import grownfile
-
     release, syncing = threading.Event(), threading.Event()
     real = grownfile._append_at
 
@@ -195,10 +193,6 @@ def test_append_soon_writes_what_was_handed_over_during_a_write_in_the_next_one_
 
 def test_append_soon_tells_a_failed_write_and_a_failing_callback_stops_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
-
-    from seedcart.collect import grownfile
-
     log = DurableLog(tmp_path)
     log.start_sync()
     told: list[tuple[int, BaseException | None]] = []

@@ -15,8 +15,8 @@ from tests.links.world import OneLinkCache
 
 from seedcart.collect import grownfile
 from seedcart.collect.clicks import ClickRecorder
-from seedcart.collect.log import DurableLog
-from seedcart.collect.redirect import RedirectService, Written, _ClickBatch
+from seedcart.collect.log import Done, DurableLog
+from seedcart.collect.redirect import RedirectService, _ClickBatch
 from seedcart.errors import Backpressure, StorageUnavailable
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
@@ -32,7 +32,7 @@ class _GatedLog:
         self.error = error
         self.started: list[int] = []  # the size of each entry handed over, in order
 
-    def append_soon(self, table: str, records: list[dict[str, Any]], done: Written) -> None:
+    def append_soon(self, table: str, records: list[dict[str, Any]], done: Done) -> None:
         self.started.append(len(records))
 
         def complete() -> None:
@@ -207,7 +207,7 @@ class _RecordingLog:
     def __init__(self) -> None:
         self.entries: list[list[dict[str, Any]]] = []
 
-    def append_soon(self, table: str, records: list[dict[str, Any]], done: Written) -> None:
+    def append_soon(self, table: str, records: list[dict[str, Any]], done: Done) -> None:
         self.entries.append(records)
         done(sum(len(e) for e in self.entries), None)
 

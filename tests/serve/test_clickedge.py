@@ -23,8 +23,8 @@ import pytest
 from tests.links.world import OneLinkCache
 
 from seedcart.collect.clicks import ClickRecorder
-from seedcart.collect.log import DurableLog, iter_entries
-from seedcart.collect.redirect import RedirectService, Written
+from seedcart.collect.log import Done, DurableLog, iter_entries
+from seedcart.collect.redirect import RedirectService
 from seedcart.errors import Backpressure
 from seedcart.serve.clickedge import MAX_HEADER_BYTES, MAX_URL_BYTES, ClickEdge, render
 
@@ -242,7 +242,7 @@ def test_the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_pro
 
 def test_a_full_log_answers_503_with_retry_after_and_never_redirects(tmp_path: Path) -> None:
     class FullLog:
-        def append_soon(self, table: str, records: list[dict[str, Any]], done: Written) -> None:
+        def append_soon(self, table: str, records: list[dict[str, Any]], done: Done) -> None:
             raise Backpressure("the intake log queue is full", retry_after=2.0)
 
     async def test() -> None:

@@ -260,19 +260,20 @@ class DurableLog:
         Many concurrent callers share one fsync (group commit). Raises seedcart.errors.Backpressure
         (retry_after seconds) when more than queue_max records are waiting; never grows unbounded.
         """
-        if not records:
-            return self._fsynced
-        future: Future[int] = Future()
-        self._enqueue(table, records, _resolving(future))
-        return await asyncio.wrap_future(future)
+        return await asyncio.wrap_future(self._submit(table, records))
 
     def append_sync(self, table: str, records: list[dict[str, Any]]) -> int:
         """``append`` from a thread: blocks until written and fsynced."""
-        if not records:
-            return self._fsynced
+        return self._submit(table, records).result()
+
+    def _submit(self, table: str, records: list[dict[str, Any]]) -> Future[int]:
+        """The future of the position after ``records`` once fsynced (at once when there are none)."""
         future: Future[int] = Future()
-        self._enqueue(table, records, _resolving(future))
-        return future.result()
+        if records:
+            self._enqueue(table, records, _resolving(future))
+        else:
+            future.set_result(self._fsynced)
+        return future
 
     def append_soon(self, table: str, records: list[dict[str, Any]], done: Done) -> None:
         """Queue ``records`` as one entry, written without waiting for more to gather, and return at
@@ -384,21 +385,20 @@ class DurableLog:
                 time.sleep(wait)
             with self._lock:
                 batch, self._pending, self._eager = self._pending, [], False
+            outcomes: list[tuple[_Pending, int, BaseException | None]]
             try:
                 if self._failed is not None:  # entries queued before an earlier write failed
                     raise self._failed
                 ends = self._write_entries([(item.payload, item.count) for item in batch])
+                outcomes = [(item, end, None) for item, end in zip(batch, ends, strict=True)]
             except BaseException as exc:  # the disk failed: refuse further writes, fail the waiters
                 logger.exception("intake log write failed")
+                error = StorageUnavailable(f"the intake log cannot write: {exc}", directory=str(self.directory))
+                outcomes = [(item, 0, error) for item in batch]
                 with self._lock:
                     self._failed = exc
-                    self._queued -= sum(item.count for item in batch)
-                error = StorageUnavailable(f"the intake log cannot write: {exc}", directory=str(self.directory))
-                outcomes: list[tuple[_Pending, int, BaseException | None]] = [(item, 0, error) for item in batch]
-            else:
-                with self._lock:
-                    self._queued -= sum(item.count for item in batch)
-                outcomes = [(item, end, None) for item, end in zip(batch, ends, strict=True)]
+            with self._lock:
+                self._queued -= sum(item.count for item in batch)
             for item, end, failure in outcomes:
                 try:
                     item.done(end, failure)

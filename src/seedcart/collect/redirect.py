@@ -34,6 +34,7 @@ from typing import Any, NamedTuple, Protocol
 import orjson
 
 from seedcart.collect.clicks import ClickRecorder
+from seedcart.collect.log import Done
 from seedcart.errors import Backpressure, SeedcartError, StorageUnavailable
 from seedcart.links.cache import CachedLink, LinkCache
 from seedcart.links.partners import destination, get, is_allowed_destination
@@ -41,15 +42,10 @@ from seedcart.links.partners import destination, get, is_allowed_destination
 logger = logging.getLogger(__name__)
 
 
-#: Told an append's outcome, from any thread: ``(log position after it, None)`` once fsynced, or
-#: ``(0, error)`` (``seedcart.collect.log.Done``).
-Written = Callable[[int, BaseException | None], None]
-
-
 class TouchLog(Protocol):
     """What the redirect needs of the durable log (``seedcart.collect.log.DurableLog``)."""
 
-    def append_soon(self, table: str, records: list[dict[str, Any]], done: Written) -> None:
+    def append_soon(self, table: str, records: list[dict[str, Any]], done: Done) -> None:
         """Queue one entry and return at once; ``done`` is called with its outcome, from any thread."""
 
 
