@@ -191,7 +191,7 @@ class LinkSettings(BaseModel):
     click_gather_ms: float = Field(
         default=0.5, ge=0.0,
         description="Clicks keep gathering into one log entry while each turn of the event loop reads new ones, "
-        "for at most this many ms after the first; 0: handed to the log's committer after the turn that read it.",
+        "for at most this many ms after the first; 0: appended to the log after the turn that read it.",
     )
     cache_refresh_s: float = Field(default=1.0, description="How often the redirect's link cache asks for changes.")
     cache_full_reload_s: float = Field(

@@ -57,14 +57,3 @@ def test_zero_tail_zeroes_a_torn_write_and_counts_it(tmp_path: Path) -> None:
     assert zero_tail(path, 4) == 106  # up to the last non-zero byte
     assert path.read_bytes() == b"good" + bytes(156)
     assert zero_tail(path, 4) == 0
-
-
-def test_appends_are_durable_when_written_the_descriptor_is_o_dsync(tmp_path: Path) -> None:
-    # the durable log acknowledges an entry once its write returns: nothing else makes it durable
-    import fcntl
-
-    grown = GrownFile(tmp_path / "seg", 0)
-    try:
-        assert fcntl.fcntl(grown._fd, fcntl.F_GETFL) & os.O_DSYNC == os.O_DSYNC
-    finally:
-        grown.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -151,74 +153,136 @@ def test_a_crash_leaves_zeros_and_a_torn_write_which_restart_zeroes_and_writes_o
     assert [r["event_id"] for _e, _t, rs in iter_entries(crashed) for r in rs] == ["0", "1", "2", "3", "4", "after"]
 
 
-def test_append_soon_writes_what_was_handed_over_during_a_write_in_the_next_one_without_gathering(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # the click redirect's way in: it gathers its own entries, so the committer does not wait
-    # group_commit_ms for more, and whatever queued during an fsync goes into the next, back to back
-    release, syncing = threading.Event(), threading.Event()
-    real = grownfile._append_at
+def _helper(log: DurableLog) -> int:
+    pid = log.status()["fsync_helper"]
+    assert isinstance(pid, int)
+    return pid
 
-    def first_write_waits(fd: int, data: memoryview, offset: int) -> int:  # a slow O_DSYNC write
-        syncing.set()
-        assert release.wait(10)
-        return real(fd, data, offset)
 
-    monkeypatch.setattr(grownfile, "_append_at", first_write_waits)
-    log = DurableLog(tmp_path, group_commit_ms=60_000)  # an entry that waited for this would time out
-    log.start_sync()
-    outcomes: list[tuple[str, int, BaseException | None]] = []
-    told = threading.Semaphore(0)
+def test_an_append_is_settled_only_after_the_helper_syncs_and_those_written_meanwhile_share_the_next(
+        tmp_path: Path) -> None:
+    # the click redirect's way in (append_soon): it gathers its own entries, so the log does not wait
+    # group_commit_ms for more; entries written while an fsync is in flight go into the next one
+    async def run() -> tuple[list[tuple[str, int, BaseException | None]], list[str], dict[str, object]]:
+        log = DurableLog(tmp_path, group_commit_ms=60_000)  # an entry that waited for this would time out
+        await log.start()
+        outcomes: list[tuple[str, int, BaseException | None]] = []
+        all_told = asyncio.get_running_loop().create_future()
 
-    def done(name: str) -> Callable[[int, BaseException | None], None]:
-        def tell(end: int, error: BaseException | None) -> None:
-            outcomes.append((name, end, error))
-            told.release()
-        return tell
+        def done(name: str) -> Callable[[int, BaseException | None], None]:
+            def tell(end: int, error: BaseException | None) -> None:
+                outcomes.append((name, end, error))
+                if len(outcomes) == 3:
+                    all_told.set_result(None)
+            return tell
 
-    log.append_soon("touch", [{"event_id": "a"}], done("a"))
-    assert syncing.wait(5)  # a's fsync is in flight (not gathered for a minute)
-    log.append_soon("touch", [{"event_id": "b"}, {"event_id": "c"}], done("bc"))
-    log.append_soon("touch", [{"event_id": "d"}], done("d"))
-    assert outcomes == []  # nothing is acknowledged before its fsync
-    monkeypatch.setattr(grownfile, "_append_at", real)
-    release.set()
-    for _ in range(3):
-        assert told.acquire(timeout=5)
-    status = log.status()
-    log.stop_sync()
+        helper = _helper(log)
+        os.kill(helper, signal.SIGSTOP)  # a disk that does not answer
+        try:
+            log.append_soon("touch", [{"event_id": "a"}], done("a"))
+            log.append_soon("touch", [{"event_id": "b"}, {"event_id": "c"}], done("bc"))
+            log.append_soon("touch", [{"event_id": "d"}], done("d"))
+            await asyncio.sleep(0.3)
+            written = [r["event_id"] for _e, _t, rs in iter_entries(tmp_path) for r in rs]
+            assert outcomes == []  # written, and nothing acknowledged before its fsync
+        finally:
+            os.kill(helper, signal.SIGCONT)
+        await asyncio.wait_for(all_told, 10)
+        status = log.status()
+        await log.stop()
+        return outcomes, written, status
+
+    outcomes, written, status = asyncio.run(run())
+    assert written == ["a", "b", "c", "d"]
     assert outcomes == [("a", 1, None), ("bc", 3, None), ("d", 4, None)]
     assert status["fsyncs"] == 2 and status["entries"] == 3  # b-c and d shared the second fsync
-    assert [r["event_id"] for _e, _t, rs in iter_entries(tmp_path) for r in rs] == ["a", "b", "c", "d"]
 
 
-def test_append_soon_tells_a_failed_write_and_a_failing_callback_stops_nothing(
+def test_a_failed_write_is_refused_at_once_and_a_failing_callback_stops_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    log = DurableLog(tmp_path)
+    async def run() -> list[tuple[int, BaseException | None]]:
+        log = DurableLog(tmp_path)
+        await log.start()
+        loop = asyncio.get_running_loop()
+        told: list[tuple[int, BaseException | None]] = []
+        arrived: asyncio.Queue[None] = asyncio.Queue()
+
+        def tell(end: int, error: BaseException | None) -> None:
+            told.append((end, error))
+            arrived.put_nowait(None)
+
+        def rude(end: int, error: BaseException | None) -> None:
+            loop.call_soon(arrived.put_nowait, None)
+            raise RuntimeError("a caller's bug")
+
+        log.append_soon("touch", [{"event_id": "a"}], rude)
+        log.append_soon("touch", [{"event_id": "b"}], tell)  # shares a's fsync, told despite rude
+        await asyncio.wait_for(arrived.get(), 5)
+        await asyncio.wait_for(arrived.get(), 5)
+        assert told == [(2, None)]
+
+        def broken_disk(fd: int, data: memoryview, offset: int) -> int:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(grownfile, "_append_at", broken_disk)
+        with pytest.raises(StorageUnavailable):
+            log.append_soon("touch", [{"event_id": "c"}], tell)
+        monkeypatch.undo()
+        with pytest.raises(StorageUnavailable):  # refused from now on; the callback is never called
+            log.append_soon("touch", [{"event_id": "d"}], tell)
+        with pytest.raises(StorageUnavailable):
+            await log.append("touch", [{"event_id": "e"}])
+        assert log.status()["running"] is False
+        await log.stop()
+        return told
+
+    assert len(asyncio.run(run())) == 1
+    assert [r["event_id"] for _e, _t, rs in iter_entries(tmp_path) for r in rs] == ["a", "b"]
+
+
+def test_when_the_helper_dies_the_waiting_appends_fail_and_none_is_acknowledged(tmp_path: Path) -> None:
+    async def run() -> list[BaseException | None]:
+        log = DurableLog(tmp_path, group_commit_ms=0)
+        await log.start()
+        assert await log.append("touch", [{"event_id": "before"}]) == 1
+        helper = _helper(log)
+        os.kill(helper, signal.SIGSTOP)
+        outcomes: list[BaseException | None] = []
+        log.append_soon("touch", [{"event_id": "lost?"}], lambda end, error: outcomes.append(error))
+        waiting = asyncio.ensure_future(log.append("touch", [{"event_id": "also"}]))
+        await asyncio.sleep(0.1)
+        os.kill(helper, signal.SIGKILL)
+        with pytest.raises(StorageUnavailable):
+            await asyncio.wait_for(waiting, 10)
+        with pytest.raises(StorageUnavailable):  # nothing more is taken
+            await log.append("touch", [{"event_id": "after"}])
+        assert log.fsynced_position == 1  # what was acknowledged
+        await log.stop()
+        return outcomes
+
+    outcomes = asyncio.run(run())
+    assert len(outcomes) == 1 and isinstance(outcomes[0], StorageUnavailable)
+    again = DurableLog(tmp_path)  # the log opens again, with a new helper; written entries are kept
+    again.start_sync()
+    assert again.append_sync("touch", [{"event_id": "next"}]) == 4
+    again.stop_sync()
+
+
+def test_append_sync_comes_from_other_threads_and_the_log_can_be_restarted(tmp_path: Path) -> None:
+    log = DurableLog(tmp_path, group_commit_ms=1)
     log.start_sync()
-    told: list[tuple[int, BaseException | None]] = []
-    arrived = threading.Semaphore(0)
-
-    def tell(end: int, error: BaseException | None) -> None:
-        told.append((end, error))
-        arrived.release()
-
-    def rude(end: int, error: BaseException | None) -> None:
-        arrived.release()
-        raise RuntimeError("a caller's bug")
-
-    log.append_soon("touch", [{"event_id": "a"}], rude)
-    assert arrived.acquire(timeout=5)
-    log.append_soon("touch", [{"event_id": "b"}], tell)  # the committer survived the callback
-    assert arrived.acquire(timeout=5) and told == [(2, None)]
-
-    def broken_disk(fd: int, data: memoryview, offset: int) -> int:
-        raise OSError(5, "Input/output error")
-
-    monkeypatch.setattr(grownfile, "_append_at", broken_disk)
-    log.append_soon("touch", [{"event_id": "c"}], tell)
-    assert arrived.acquire(timeout=5)
-    assert told[-1][0] == 0 and isinstance(told[-1][1], StorageUnavailable)
-    with pytest.raises(StorageUnavailable):  # refused at once from now on; the callback is not called
-        log.append_soon("touch", [{"event_id": "d"}], tell)
+    ends: list[int] = []
+    threads = [threading.Thread(target=lambda i=i: ends.append(log.append_sync("touch", [{"event_id": str(i)}])))
+               for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(ends) == list(range(1, 9))
     log.stop_sync()
-    assert len(told) == 2
+    with pytest.raises(StorageUnavailable):
+        log.append_sync("touch", [{"event_id": "closed"}])
+    log.start_sync()
+    assert log.append_sync("touch", [{"event_id": "9"}]) == 9
+    log.stop_sync()
+    assert len(list(iter_entries(tmp_path))) == 9

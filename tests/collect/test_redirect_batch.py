@@ -6,6 +6,8 @@ event loop."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,6 @@ from typing import Any
 import pytest
 from tests.links.world import OneLinkCache
 
-from seedcart.collect import grownfile
 from seedcart.collect.clicks import ClickRecorder
 from seedcart.collect.log import Done, DurableLog
 from seedcart.collect.redirect import RedirectService, _ClickBatch
@@ -173,27 +174,22 @@ def test_too_many_clicks_waiting_for_the_log_is_backpressure() -> None:
     asyncio.run(run())
 
 
-def test_the_fsync_runs_off_the_event_loop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    release, threads = threading.Event(), []
-
-    real = grownfile._append_at
-
-    def slow_write(fd: int, data: memoryview, offset: int) -> int:  # the durable log's O_DSYNC write, as slow as wanted
-        threads.append(threading.get_ident())
-        assert release.wait(10)
-        return real(fd, data, offset)
-
-    monkeypatch.setattr(grownfile, "_append_at", slow_write)
-
+def test_the_fsync_runs_off_the_event_loop(tmp_path: Path) -> None:
     async def run() -> None:
         service, log = _service(), DurableLog(tmp_path / "log")
         await log.start()
-        click = _click(service, log)
-        await asyncio.sleep(0.05)
-        # the loop is free while the disk works: an unknown code is answered meanwhile
-        assert (await service.handle_click(log, "nosuch", method="GET", ip="10.0.0.2", user_agent=IPHONE)).status == 404
-        assert not click.done() and threads and threads[0] != threading.get_ident()
-        release.set()
+        helper = log.status()["fsync_helper"]
+        assert isinstance(helper, int)
+        os.kill(helper, signal.SIGSTOP)  # the disk takes as long as it likes
+        try:
+            click = _click(service, log)
+            await asyncio.sleep(0.05)
+            # the loop is free while the disk works: an unknown code is answered meanwhile
+            assert (await service.handle_click(log, "nosuch", method="GET", ip="10.0.0.2",
+                                               user_agent=IPHONE)).status == 404
+            assert not click.done() and log.fsynced_position == 0  # written, not yet durable: no 302
+        finally:
+            os.kill(helper, signal.SIGCONT)
         assert (await click).status == 302 and log.fsynced_position == 1
         await service.drain()
         await log.stop()

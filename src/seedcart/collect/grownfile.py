@@ -1,18 +1,14 @@
 """An append-only file written into zero-filled space grown ahead of it, so appends commit cheaply.
 
-An ``fsync`` after an append that lengthens a file must also journal the new file size; on ext4
-that is about twice the time and CPU of an ``fdatasync`` of blocks the file already had (measured
-here: 0.5 ms and 270 us of CPU against 0.22 ms and 115 us). :class:`GrownFile` keeps zeroed,
-fsynced space ahead of its writes, so committing an append is the cheap kind. The file is opened
-``O_DSYNC``: :meth:`GrownFile.write` returns once its data is durable, as a write followed by
-``fdatasync`` would, in one system call. That is one release and one retake of the interpreter
-lock for the writing thread instead of two, and each retake can wait on a busy event loop (the
-durable log's committer, measured at 32 connections on the click redirect: median p99 9.05 ms
-against 15.9 ms over 7 alternating rounds). The space
-grows in steps (256 KiB, doubling up to 8 MiB), each written and fsynced by a background thread
-while the writer still has half a step left; a writer that catches up grows the file itself.
-Each step is twice the last, so the space ahead keeps up with however fast the writer writes.
-On :meth:`GrownFile.close` the file is cut back to what was written.
+An ``fsync`` after an append that lengthens a file must also journal the new file size; on ext4 that is
+about twice the time and CPU of an ``fdatasync`` of blocks the file already had (measured here: 0.5 ms
+and 270 us of CPU against 0.22 ms and 115 us). :class:`GrownFile` keeps zeroed, fsynced space ahead of
+its writes, so committing an append is the cheap kind. :meth:`GrownFile.write` only writes (into the
+page cache); the owner makes it durable with an ``fdatasync`` of :meth:`GrownFile.fileno` (the durable
+log has its fsync helper process do it). The space grows in steps (256 KiB, doubling up to 8 MiB), each
+written and fsynced by a background thread while the writer still has half a step left; a writer that
+catches up grows the file itself. Each step is twice the last, so the space ahead keeps up with however
+fast the writer writes. On :meth:`GrownFile.close` the file is cut back to what was written.
 
 Readers of such a file must take a run of zeros for its end (the durable log's entry headers
 never start with zeros: an entry is never empty).
@@ -72,8 +68,7 @@ class GrownFile:
 
     def __init__(self, path: Path, size: int) -> None:
         self.path = Path(path)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_DSYNC, 0o644)
-        self._zeros_fd = os.open(self.path, os.O_RDWR)  # zeros are written plainly, then fsynced once
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         self.size = size
         self._allocated = os.fstat(self._fd).st_size  # written or zeroed, and fsynced
         self._step = GROW_MIN
@@ -83,9 +78,13 @@ class GrownFile:
         self._grower: threading.Thread | None = None
         self._closed = False
 
+    def fileno(self) -> int:
+        """The file's descriptor: an ``fdatasync`` of it makes what was written durable."""
+        return self._fd
+
     def write(self, data: bytes) -> None:
-        """Append ``data``; it is durable when this returns (``O_DSYNC``; within grown space, no
-        file-size change to journal)."""
+        """Append ``data`` (not yet durable: see :meth:`fileno`; within grown space, so its fdatasync
+        has no file-size change to journal)."""
         if not data:
             return
         end = self.size + len(data)
@@ -114,7 +113,6 @@ class GrownFile:
                 os.ftruncate(self._fd, self.size)
             os.fsync(self._fd)
             os.close(self._fd)
-            os.close(self._zeros_fd)
 
     # -- growing -----------------------------------------------------------------------------------
 
@@ -126,8 +124,8 @@ class GrownFile:
                 return
             target = max(end, self._allocated + self._step)
             self._step = min(self._step * 2, GROW_MAX)
-            _write_zeros(self._zeros_fd, self._allocated, target)
-            os.fsync(self._zeros_fd)
+            _write_zeros(self._fd, self._allocated, target)
+            os.fsync(self._fd)
             self._allocated = target
 
     def _ask_to_grow(self) -> None:
@@ -153,8 +151,8 @@ class GrownFile:
             try:
                 with self._lock:
                     if self._allocated < end:
-                        _write_zeros(self._zeros_fd, self._allocated, end)
-                        os.fsync(self._zeros_fd)
+                        _write_zeros(self._fd, self._allocated, end)
+                        os.fsync(self._fd)
                         self._allocated = end
             except OSError as exc:  # the writer grows the file itself, and meets the error there
                 logger.warning("growing %s failed: %s", self.path, exc)

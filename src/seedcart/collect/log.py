@@ -13,7 +13,8 @@ named after the position before its first entry. ``<directory>/LOCK`` is held (f
 is open, so two processes never write the same directory.
 
 The open segment is a :class:`~seedcart.collect.grownfile.GrownFile`: zeroed space is kept ahead
-of its entries, so an append commits (an ``O_DSYNC`` write) without journaling a new file size. A header
+of its entries, so an append's fdatasync (done by the fsync helper, :mod:`seedcart.collect.syncer`)
+journals no new file size. A header
 of zeros ends a segment as the end of the file does (an entry is never empty); a segment is cut
 back to its last entry when it is rolled or the log is closed. On start, a torn or corrupt tail of
 the newest segment (a write cut short by a crash) is zeroed.
@@ -22,23 +23,26 @@ the newest segment (a write cut short by a crash) is zeroed.
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import fcntl
 import itertools
 import logging
 import os
 import secrets
+import socket
 import struct
+import subprocess
 import threading
-import time
 import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from seedcart.collect import syncer
 from seedcart.collect.grownfile import GrownFile, zero_tail
 from seedcart.errors import Backpressure, Conflict, StorageUnavailable
 
@@ -129,33 +133,32 @@ def iter_entries(directory: Path, from_position: int = 0, to_position: int | Non
             yield end, entry["t"], entry["r"]
 
 
-#: Told the outcome of an append, in the log's committer thread: ``(end position, None)`` once its
-#: records are fsynced, ``(0, error)`` when they could not be written.
+#: Told the outcome of an append, in the thread of the event loop the log writes from:
+#: ``(end position, None)`` once its records are fsynced, ``(0, error)`` when they could not be.
 Done = Callable[[int, BaseException | None], None]
 
 
-def _resolving(future: Future[int]) -> Done:
-    """A :data:`Done` that settles ``future``."""
-
-    def done(end: int, error: BaseException | None) -> None:
-        if error is None:
-            future.set_result(end)
-        else:
-            future.set_exception(error)
-
-    return done
-
-
 @dataclass
-class _Pending:
-    table: str
-    payload: bytes
+class _Unsynced:
+    """An entry written into the page cache, waiting for the fsync helper."""
+
+    seq: int  # the write's number: settled by a reply at or past it
+    end: int  # log position after the entry
     count: int
     done: Done
 
 
 class DurableLog:
     """Append-only segment files under a directory; group-commit fsync; bounded queue.
+
+    The log writes from one event loop: the loop that ran :meth:`start` (the server's), or a loop
+    of its own in a thread for callers without one (:meth:`start_sync`, then :meth:`append_sync`).
+    Each append is written into the page cache at once, in that loop; a child process
+    (:mod:`seedcart.collect.syncer`) fdatasyncs the segment and the appends it covered are then
+    settled. One fsync is in flight at a time: appends written meanwhile share the next one, which
+    is asked for as soon as the last one ends (group commit). The first append after a quiet spell
+    waits up to ``group_commit_ms`` for others to join it, unless its caller gathered it already
+    (:meth:`append_soon`).
 
     >>> log = DurableLog(Path("/tmp/log"))     # doctest: +SKIP
     >>> await log.start()                      # doctest: +SKIP
@@ -169,90 +172,104 @@ class DurableLog:
         self.queue_max = queue_max
         self.segment_bytes = segment_bytes
         self.node_id = ""
-        self._lock = threading.Condition()
-        self._pending: list[_Pending] = []
-        self._eager = False  # a pending entry asked to be written without gathering
-        self._queued = 0  # records waiting or being written
-        self._position = 0  # after the last entry handed to the file
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop every write happens in
+        self._own_loop: threading.Thread | None = None  # start_sync's thread running that loop
+        self._helper: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._replies = b""  # part of a reply read so far
+        self._new_fd: int | None = None  # a segment the helper has not been sent yet
+        self._unsynced: collections.deque[_Unsynced] = collections.deque()
+        self._written_seq = 0  # number of the last write
+        self._asked_seq = 0  # the last write the helper was asked to sync
+        self._synced_seq = 0  # the last write known durable
+        self._timer: asyncio.TimerHandle | None = None  # the group-commit wait
+        self._idle: asyncio.Future[None] | None = None  # what stop waits on
+        self._queued = 0  # records written, not yet durable
+        self._position = 0  # after the last entry written
         self._fsynced = 0  # after the last entry known durable
         self._entries = 0
         self._fsyncs = 0
         self._file: GrownFile | None = None  # the open segment
         self._segment_start = 0
         self._lock_fd: int | None = None
-        self._thread: threading.Thread | None = None
         self._stopping = False
         self._failed: BaseException | None = None
-        self._oldest = 0.0  # time.monotonic() when the oldest pending entry was queued
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open or create the current segment (truncating a torn tail) and start the committer."""
-        await asyncio.to_thread(self.start_sync)
+        """Open or create the current segment (zeroing a torn tail), start the fsync helper, and write
+        from the running loop from now on."""
+        if self._loop is not None:
+            return
+        await asyncio.to_thread(self._open)
+        try:
+            helper, sock = await asyncio.to_thread(syncer.spawn)
+        except BaseException:
+            self._close_files()
+            raise
+        sock.setblocking(False)
+        self._helper, self._sock = helper, sock
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(sock.fileno(), self._on_replies)
+        self._stopping = False
+        logger.info("log %s open at position %d (fsync helper pid %d)", self.directory, self._position, helper.pid)
 
     def start_sync(self) -> None:
-        """``start`` for callers without an event loop (the CLI, tests)."""
-        if self._thread is not None:
+        """``start`` for callers without an event loop (the CLI, tests): the log runs a loop of its own,
+        in a thread, until :meth:`stop_sync`."""
+        if self._loop is not None:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(self.directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="seedcart-log-loop", daemon=True)
+        thread.start()
         try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-            raise Conflict(f"the intake log at {self.directory} is open in another process "
-                           "(is a seedcart server running on this data dir?)", directory=str(self.directory)) from None
-        self.node_id = self._load_node_id()
-        self._recover()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="seedcart-log-committer", daemon=True)
-        self._thread.start()
-        logger.info("log %s open at position %d", self.directory, self._position)
+            asyncio.run_coroutine_threadsafe(self.start(), loop).result()
+        except BaseException:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+            raise
+        self._own_loop = thread
 
     async def stop(self) -> None:
-        """Drain pending appends, fsync, close."""
-        await asyncio.to_thread(self.stop_sync)
+        """Refuse new appends, wait until the written ones are durable, stop the helper, close."""
+        loop = self._loop
+        if loop is None:
+            return
+        if asyncio.get_running_loop() is not loop:
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.stop(), loop))
+            return
+        self._stopping = True
+        if self._unsynced and self._failed is None:
+            self._ask()
+            self._idle = idle = loop.create_future()
+            await idle
+        if self._loop is None:  # a concurrent stop finished meanwhile
+            return
+        self._loop = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._sock is not None:
+            loop.remove_reader(self._sock.fileno())
+        await asyncio.to_thread(self._close_helper)
+        await asyncio.to_thread(self._close_files)
+        logger.info("log %s closed at position %d", self.directory, self._fsynced)
 
     def stop_sync(self) -> None:
         """``stop`` for callers without an event loop."""
-        thread = self._thread
-        if thread is None:
+        loop = self._loop
+        if loop is None:
             return
-        with self._lock:
-            self._stopping = True
-            self._lock.notify_all()
-        thread.join()
-        self._thread = None
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # releases the flock
-            self._lock_fd = None
-        logger.info("log %s closed at position %d", self.directory, self._fsynced)
+        asyncio.run_coroutine_threadsafe(self.stop(), loop).result()
+        thread, self._own_loop = self._own_loop, None
+        if thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
 
     # -- appending -------------------------------------------------------------------------------
-
-    def _enqueue(self, table: str, records: list[dict[str, Any]], done: Done, *, eager: bool = False) -> None:
-        payload = orjson.dumps({"t": table, "r": records})
-        item = _Pending(table=table, payload=payload, count=len(records), done=done)
-        with self._lock:
-            if self._failed is not None:
-                raise StorageUnavailable(f"the intake log cannot write: {self._failed}",
-                                         directory=str(self.directory))
-            if self._thread is None or self._stopping:
-                raise StorageUnavailable("the intake log is not running", directory=str(self.directory))
-            if self._queued and self._queued + item.count > self.queue_max:
-                raise Backpressure(f"the intake log queue is full ({self._queued} records waiting)",
-                                   retry_after=1.0, queued=self._queued)
-            self._queued += item.count
-            if not self._pending:
-                self._oldest = time.monotonic()
-            self._eager = self._eager or eager
-            self._pending.append(item)
-            self._lock.notify()
 
     async def append(self, table: str, records: list[dict[str, Any]]) -> int:
         """Returns (the log position after the write) only once the records are written AND fsynced.
@@ -260,34 +277,141 @@ class DurableLog:
         Many concurrent callers share one fsync (group commit). Raises seedcart.errors.Backpressure
         (retry_after seconds) when more than queue_max records are waiting; never grows unbounded.
         """
-        return await asyncio.wrap_future(self._submit(table, records))
+        if not records:
+            return self._fsynced
+        loop = asyncio.get_running_loop()
+        if self._loop is not None and loop is not self._loop:  # a caller on another loop
+            return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self.append(table, records), self._loop))
+        future: asyncio.Future[int] = loop.create_future()
+        self._write(table, records, _settling(future), eager=False)
+        return await future
 
     def append_sync(self, table: str, records: list[dict[str, Any]]) -> int:
-        """``append`` from a thread: blocks until written and fsynced."""
-        return self._submit(table, records).result()
-
-    def _submit(self, table: str, records: list[dict[str, Any]]) -> Future[int]:
-        """The future of the position after ``records`` once fsynced (at once when there are none)."""
-        future: Future[int] = Future()
-        if records:
-            self._enqueue(table, records, _resolving(future))
-        else:
-            future.set_result(self._fsynced)
-        return future
+        """``append`` from a thread other than the log's loop: blocks until written and fsynced."""
+        loop = self._loop
+        if loop is None:
+            raise StorageUnavailable("the intake log is not running", directory=str(self.directory))
+        if _running_loop() is loop:
+            raise RuntimeError("append_sync would block the log's own event loop: await append instead")
+        return asyncio.run_coroutine_threadsafe(self.append(table, records), loop).result()
 
     def append_soon(self, table: str, records: list[dict[str, Any]], done: Done) -> None:
-        """Queue ``records`` as one entry, written without waiting for more to gather, and return at
-        once; ``done`` is called in the committer thread with the outcome (see :data:`Done`).
+        """Write ``records`` as one entry now, ask for its fsync without waiting for more to gather, and
+        return; ``done`` is called in this loop with the outcome (see :data:`Done`). Only from the
+        log's event loop.
 
-        For a caller that gathers its appends itself and keeps handing entries over while earlier
-        ones are being written (the click redirect): the committer writes whatever queued during
-        its last fsync in the next one, back to back, without a round trip through the caller's
-        event loop between writes. Raises Backpressure or StorageUnavailable at once, as ``append``
-        does; ``done`` is then never called. No records: ``done`` is called at once, here."""
+        For a caller that gathers its appends itself (the click redirect). Raises Backpressure or
+        StorageUnavailable at once, as ``append`` does; ``done`` is then never called. No records:
+        ``done`` is called at once, here."""
         if not records:
             done(self._fsynced, None)
             return
-        self._enqueue(table, records, done, eager=True)
+        if self._loop is not None and _running_loop() is not self._loop:
+            raise RuntimeError("append_soon is called from the log's own event loop only")
+        self._write(table, records, done, eager=True)
+
+    def _write(self, table: str, records: list[dict[str, Any]], done: Done, *, eager: bool) -> None:
+        """Write one entry into the segment (the page cache), in the log's loop, and see to its fsync."""
+        if self._failed is not None:
+            raise StorageUnavailable(f"the intake log cannot write: {self._failed}", directory=str(self.directory))
+        if self._loop is None or self._stopping or self._file is None:
+            raise StorageUnavailable("the intake log is not running", directory=str(self.directory))
+        count = len(records)
+        if self._queued and self._queued + count > self.queue_max:
+            raise Backpressure(f"the intake log queue is full ({self._queued} records waiting)",
+                               retry_after=1.0, queued=self._queued)
+        data = encode_entry(self._position + count, orjson.dumps({"t": table, "r": records}))
+        try:
+            if self._file.size >= self.segment_bytes:
+                self._open_segment(self._position)  # the full one is cut back and fsynced first
+            self._file.write(data)
+        except OSError as exc:  # the disk failed: refuse further writes, fail what waits
+            logger.exception("intake log write failed")
+            error = StorageUnavailable(f"the intake log cannot write: {exc}", directory=str(self.directory))
+            self._fail(exc)
+            raise error from exc
+        self._position += count
+        self._written_seq += 1
+        self._queued += count
+        self._entries += 1
+        self._unsynced.append(_Unsynced(self._written_seq, self._position, count, done))
+        if self._asked_seq > self._synced_seq:
+            return  # an fsync is in flight: its reply asks for the next one
+        if eager or not self.group_commit_s:
+            self._ask()
+        elif self._timer is None:
+            self._timer = self._loop.call_later(self.group_commit_s, self._ask)
+
+    def _ask(self) -> None:
+        """Ask the helper to make every write so far durable (the segment goes along when it is new)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._asked_seq == self._written_seq or self._failed is not None or self._sock is None:
+            return
+        request = [syncer.REQUEST.pack(self._written_seq)]
+        try:
+            if self._new_fd is not None:
+                socket.send_fds(self._sock, request, [self._new_fd])
+                self._new_fd = None
+            else:
+                self._sock.send(request[0])
+        except OSError as exc:
+            self._fail(exc)
+            return
+        self._asked_seq = self._written_seq
+
+    def _on_replies(self) -> None:
+        """The helper answered: settle the appends its fsync covered; ask for the next one."""
+        assert self._sock is not None
+        try:
+            data = self._sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._fail(exc)
+            return
+        if not data:
+            self._fail(OSError("the fsync helper exited"))
+            return
+        self._replies += data
+        whole = len(self._replies) - len(self._replies) % syncer.REPLY.size
+        replies = [value for (value,) in syncer.REPLY.iter_unpack(self._replies[:whole])]
+        self._replies = self._replies[whole:]
+        for value in replies:
+            if value < 0:
+                self._fail(OSError(-value, f"fdatasync failed: {os.strerror(-value)}"))
+                return
+            self._synced_seq = max(self._synced_seq, value)
+        self._fsyncs += len(replies)
+        settled: list[_Unsynced] = []
+        while self._unsynced and self._unsynced[0].seq <= self._synced_seq:
+            settled.append(self._unsynced.popleft())
+        if settled:
+            self._fsynced = settled[-1].end
+            self._queued -= sum(item.count for item in settled)
+        if self._written_seq > self._asked_seq:
+            self._ask()  # written during that fsync: they have waited one already
+        _tell(settled, None)
+        self._check_idle()
+
+    def _fail(self, exc: BaseException) -> None:
+        """The disk or the helper failed: refuse further appends and fail every unsettled one."""
+        if self._failed is None:
+            logger.error("intake log %s: %s; it takes no more appends", self.directory, exc)
+            self._failed = exc
+        if self._loop is not None and self._sock is not None:
+            self._loop.remove_reader(self._sock.fileno())
+        failed = list(self._unsynced)
+        self._unsynced.clear()
+        self._queued = 0
+        _tell(failed, StorageUnavailable(f"the intake log cannot write: {exc}", directory=str(self.directory)))
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        idle = self._idle
+        if not self._unsynced and idle is not None and not idle.done():
+            idle.set_result(None)
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -298,7 +422,7 @@ class DurableLog:
 
     @property
     def queue_depth(self) -> int:
-        """Records waiting to be written and fsynced."""
+        """Records written and not yet known durable."""
         return self._queued
 
     @property
@@ -307,7 +431,7 @@ class DurableLog:
         return self._fsynced
 
     def status(self) -> dict[str, Any]:
-        """Position, fsynced position, segments, queue depth."""
+        """Position, fsynced position, segments, queue depth, the fsync helper's process id."""
         return {
             "node": self.node_id,
             "position": self._position,
@@ -317,7 +441,8 @@ class DurableLog:
             "queue_max": self.queue_max,
             "entries": self._entries,
             "fsyncs": self._fsyncs,
-            "running": self._thread is not None,
+            "running": self._loop is not None and self._failed is None,
+            "fsync_helper": self._helper.pid if self._helper is not None else None,
         }
 
     def delete_segments_before(self, position: int) -> int:
@@ -331,6 +456,46 @@ class DurableLog:
         return removed
 
     # -- internals -------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        """Take the directory's lock, read the node id, find the end of the log (off the loop)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise Conflict(f"the intake log at {self.directory} is open in another process "
+                           "(is a seedcart server running on this data dir?)", directory=str(self.directory)) from None
+        self.node_id = self._load_node_id()
+        self._failed = None
+        self._recover()
+
+    def _close_helper(self) -> None:
+        """End the helper's socket (it syncs what it has and exits) and wait for it."""
+        sock, helper = self._sock, self._helper
+        self._sock = self._helper = None
+        if sock is not None:
+            with contextlib.suppress(OSError):  # the helper may have gone already
+                sock.shutdown(socket.SHUT_WR)
+        if helper is not None:
+            try:
+                helper.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                logger.warning("the log's fsync helper did not exit; killing it")
+                helper.kill()
+                helper.wait()
+        if sock is not None:
+            sock.close()
+
+    def _close_files(self) -> None:
+        if self._file is not None:
+            self._file.close()  # cut back to its entries, fsynced
+            self._file = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
 
     def _load_node_id(self) -> str:
         path = self.directory / "node_id"
@@ -357,11 +522,17 @@ class DurableLog:
         self._position = self._fsynced = end
         self._segment_start = segment_start(newest)
         self._file = GrownFile(newest, good)
+        self._new_fd = self._file.fileno()
 
     def _open_segment(self, start: int) -> None:
+        """Open the segment after position ``start``; the one before is closed: cut back to its
+        entries and fsynced, so they are durable when this returns (a segment rolls every
+        ``segment_bytes``, in the loop: the only writes there that wait on the disk). The new
+        descriptor goes to the helper with the next request."""
         if self._file is not None:
             self._file.close()  # cut back to its entries, fsynced
         self._file = GrownFile(self.directory / segment_name(start), 0)
+        self._new_fd = self._file.fileno()
         self._segment_start = start
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
@@ -369,65 +540,32 @@ class DurableLog:
         finally:
             os.close(dir_fd)
 
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                while not self._pending and not self._stopping:
-                    self._lock.wait()
-                if not self._pending and self._stopping:
-                    return
-                oldest, eager = self._oldest, self._eager
-            # Gather until the oldest waiting entry has waited group_commit_s: entries that queued
-            # up during the previous fsync have waited already and are written at once, as is an
-            # entry its caller gathered (append_soon).
-            wait = 0.0 if eager else self.group_commit_s - (time.monotonic() - oldest)
-            if wait > 0 and not self._stopping:
-                time.sleep(wait)
-            with self._lock:
-                batch, self._pending, self._eager = self._pending, [], False
-            outcomes: list[tuple[_Pending, int, BaseException | None]]
-            try:
-                if self._failed is not None:  # entries queued before an earlier write failed
-                    raise self._failed
-                ends = self._write_entries([(item.payload, item.count) for item in batch])
-                outcomes = [(item, end, None) for item, end in zip(batch, ends, strict=True)]
-            except BaseException as exc:  # the disk failed: refuse further writes, fail the waiters
-                logger.exception("intake log write failed")
-                error = StorageUnavailable(f"the intake log cannot write: {exc}", directory=str(self.directory))
-                outcomes = [(item, 0, error) for item in batch]
-                with self._lock:
-                    self._failed = exc
-            with self._lock:
-                self._queued -= sum(item.count for item in batch)
-            for item, end, failure in outcomes:
-                try:
-                    item.done(end, failure)
-                except Exception:  # one caller's callback failing must not stop the committer
-                    logger.exception("an intake log append's callback failed")
 
-    def _write_entries(self, entries: list[tuple[bytes, int]]) -> list[int]:
-        """Write ``(payload, record count)`` entries, rolling segments as they fill, and make them
-        durable; the end position of each. Only the committer thread writes."""
-        assert self._file is not None
-        ends: list[int] = []
-        chunks: list[bytes] = []
-        position = self._position
-        written = self._file.size
-        for payload, count in entries:
-            if written >= self.segment_bytes:
-                self._file.write(b"".join(chunks))
-                chunks = []
-                self._open_segment(position)  # cuts and fsyncs the full one
-                written = 0
-            position += count
-            data = encode_entry(position, payload)
-            chunks.append(data)
-            written += len(data)
-            ends.append(position)
-        self._file.write(b"".join(chunks))  # durable when it returns (O_DSYNC)
-        self._position = position
-        with self._lock:
-            self._fsynced = position
-            self._entries += len(entries)
-            self._fsyncs += 1
-        return ends
+def _settling(future: asyncio.Future[int]) -> Done:
+    """A :data:`Done` that settles ``future`` (unless its waiter has gone)."""
+
+    def done(end: int, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is None:
+            future.set_result(end)
+        else:
+            future.set_exception(error)
+
+    return done
+
+
+def _tell(items: list[_Unsynced], error: BaseException | None) -> None:
+    """Call each entry's ``done``; one raising does not keep the others from being told."""
+    for item in items:
+        try:
+            item.done(item.end if error is None else 0, error)
+        except Exception:
+            logger.exception("an intake log append's callback failed")
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

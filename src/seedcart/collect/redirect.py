@@ -5,9 +5,9 @@
 1. the code is looked up in the in-memory ``LinkCache`` (unknown or inactive -> 404 page);
 2. a click id is minted and a ``link_click`` touch is built (``ClickRecorder``);
 3. the record joins the next log entry (group commit, DESIGN §4: one append and one fsync for
-   every click since the last, written off the event loop by the log's committer thread while
-   the next entry fills; see ``_ClickBatch``) and, for people, the answer waits until it is fsynced; bots
-   are appended without waiting (they are never counted, and must still be answered fast);
+   every click since the last, fsynced by the log's helper process while the next entry fills;
+   see ``_ClickBatch``) and, for people, the answer waits until it is fsynced; bots are appended
+   without waiting (they are never counted, and must still be answered fast);
 4. the answer: 302 to the app deep link for iOS and Android agents; inside WeChat's browser,
    partners whose schemes WeChat blocks get a small landing page with the web link; everyone
    else gets 302 to the web URL (a landing page when the partner has no web page). Every target
@@ -46,7 +46,8 @@ class TouchLog(Protocol):
     """What the redirect needs of the durable log (``seedcart.collect.log.DurableLog``)."""
 
     def append_soon(self, table: str, records: list[dict[str, Any]], done: Done) -> None:
-        """Queue one entry and return at once; ``done`` is called with its outcome, from any thread."""
+        """Write one entry and return at once; ``done`` is called with its outcome, in the event loop
+        as a rule (from another thread, it goes through ``call_soon_threadsafe``)."""
 
 
 class Answer(NamedTuple):
@@ -180,15 +181,14 @@ class _Entry:
 class _ClickBatch:
     """Clicks share log appends: one entry, one fsync for every click gathered meanwhile.
 
-    The clicks of consecutive turns of the event loop gather into one entry: it is handed to the
-    log once a turn has read the sockets and found no new click, or ``gather_s`` after its first
-    click (the requests that answered clicks send back come in over several turns; handing each
-    turn's few over alone would make more, smaller entries). The log's committer thread writes it
-    (group commit, DESIGN §4): every entry handed over while it was fsyncing goes into its next
-    write, which starts as soon as the last one ends, without a round trip through this loop, so
-    the disk works back to back while the loop keeps parsing and answering. The committer tells
-    the outcome through the loop (``call_soon_threadsafe``), where each person's click is settled
-    through its own ``Settle`` callback, so a client going away affects only its own answer; a
+    The clicks of consecutive turns of the event loop gather into one entry: it is handed to the log
+    once a turn has read the sockets and found no new click, or ``gather_s`` after its first click (the
+    requests that answered clicks send back come in over several turns; handing each turn's few over
+    alone would make more, smaller entries). The log writes it at once and its fsync helper makes it
+    durable (group commit, DESIGN §4): every entry handed over while an fsync is in flight goes into the
+    next one, asked for as soon as the last one ends, so the disk works back to back while the loop
+    keeps parsing and answering. The log tells the outcome in this loop, where each person's click is
+    settled through its own ``Settle`` callback, so a client going away affects only its own answer; a
     bot's click joins the entry unawaited. More than ``max_waiting`` clicks not yet durable:
     Backpressure."""
 
@@ -243,7 +243,10 @@ class _ClickBatch:
         self.batches += 1
         self._in_flight += 1
 
-        def done(end: int, error: BaseException | None) -> None:  # in the log's committer thread
+        def done(end: int, error: BaseException | None) -> None:  # in the log's loop: this one, as a rule
+            if asyncio._get_running_loop() is loop:
+                self._written(entry, error)
+                return
             try:
                 loop.call_soon_threadsafe(self._written, entry, error)
             except RuntimeError:  # the loop has closed: nobody is waiting any more
