@@ -189,7 +189,7 @@ class LinkSettings(BaseModel):
         description="Repeat clicks from one IP + agent (+ user, when passed) on one link within this are duplicates.",
     )
     click_gather_ms: float = Field(
-        default=0.5, ge=0.0,
+        default=0.0, ge=0.0,
         description="Clicks keep gathering into one log entry while each turn of the event loop reads new ones, "
         "for at most this many ms after the first; 0: appended to the log after the turn that read it.",
     )

@@ -155,10 +155,11 @@ class DurableLog:
     of its own in a thread for callers without one (:meth:`start_sync`, then :meth:`append_sync`).
     Each append is written into the page cache at once, in that loop; a child process
     (:mod:`seedcart.collect.syncer`) fdatasyncs the segment and the appends it covered are then
-    settled. One fsync is in flight at a time: appends written meanwhile share the next one, which
-    is asked for as soon as the last one ends (group commit). The first append after a quiet spell
-    waits up to ``group_commit_ms`` for others to join it, unless its caller gathered it already
-    (:meth:`append_soon`).
+    settled. The helper reads every request waiting before each fdatasync, so appends written
+    during one share the next (group commit). An :meth:`append` asks at most one fsync at a time
+    and the first after a quiet spell waits up to ``group_commit_ms`` for others to join it; an
+    :meth:`append_soon` (gathered by its caller) asks at once, so the disk works back to back
+    without waiting for this loop to read the last answer.
 
     >>> log = DurableLog(Path("/tmp/log"))     # doctest: +SKIP
     >>> await log.start()                      # doctest: +SKIP
@@ -335,6 +336,9 @@ class DurableLog:
         self._queued += count
         self._entries += 1
         self._unsynced.append(_Unsynced(self._written_seq, self._position, count, done))
+        if eager:  # gathered by its caller: asked for now, so the helper syncs back to back
+            self._ask()
+            return
         if self._asked_seq > self._synced_seq:
             return  # an fsync is in flight: its reply asks for the next one
         if eager or not self.group_commit_s:
