@@ -244,8 +244,9 @@ class DurableLog:
         self._stopping = True
         if self._unsynced and self._failed is None:
             self._ask()
-            self._idle = idle = loop.create_future()
-            await idle
+            if self._idle is None or self._idle.done():  # a concurrent stop waits on the same one
+                self._idle = loop.create_future()
+            await self._idle
         if self._loop is None:  # a concurrent stop finished meanwhile
             return
         self._loop = None
@@ -292,7 +293,7 @@ class DurableLog:
         loop = self._loop
         if loop is None:
             raise StorageUnavailable("the intake log is not running", directory=str(self.directory))
-        if _running_loop() is loop:
+        if asyncio._get_running_loop() is loop:
             raise RuntimeError("append_sync would block the log's own event loop: await append instead")
         return asyncio.run_coroutine_threadsafe(self.append(table, records), loop).result()
 
@@ -307,7 +308,7 @@ class DurableLog:
         if not records:
             done(self._fsynced, None)
             return
-        if self._loop is not None and _running_loop() is not self._loop:
+        if self._loop is not None and asyncio._get_running_loop() is not self._loop:
             raise RuntimeError("append_soon is called from the log's own event loop only")
         self._write(table, records, done, eager=True)
 
@@ -566,10 +567,3 @@ def _tell(items: list[_Unsynced], error: BaseException | None) -> None:
             item.done(item.end if error is None else 0, error)
         except Exception:
             logger.exception("an intake log append's callback failed")
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

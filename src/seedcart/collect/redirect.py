@@ -185,8 +185,8 @@ class _ClickBatch:
     once a turn has read the sockets and found no new click, or ``gather_s`` after its first click (the
     requests that answered clicks send back come in over several turns; handing each turn's few over
     alone would make more, smaller entries). The log writes it at once and its fsync helper makes it
-    durable (group commit, DESIGN §4): every entry handed over while an fsync is in flight goes into the
-    next one, asked for as soon as the last one ends, so the disk works back to back while the loop
+    durable (group commit, DESIGN §4): each entry asks for its fsync at once, and every entry handed
+    over while one is in flight goes into the next, so the disk works back to back while the loop
     keeps parsing and answering. The log tells the outcome in this loop, where each person's click is
     settled through its own ``Settle`` callback, so a client going away affects only its own answer; a
     bot's click joins the entry unawaited. More than ``max_waiting`` clicks not yet durable:
