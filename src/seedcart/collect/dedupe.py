@@ -49,6 +49,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from seedcart.types import Table
 
@@ -108,6 +110,14 @@ def touch_keys(records: list[dict[str, Any]]) -> list[str]:
     return [touch_key(record["event_id"]) for record in records if record.get("source") != CLICK_SOURCE]
 
 
+def touch_keys_of_table(data: pa.Table) -> list[str]:
+    """:func:`touch_keys` of touch records held as an Arrow table (``event_id`` and ``source`` columns)."""
+    ids = data.column("event_id")
+    if data.num_rows:
+        ids = ids.filter(pc.fill_null(pc.not_equal(data.column("source"), CLICK_SOURCE), True))
+    return [TOUCH + event_id for event_id in ids.to_pylist()]
+
+
 def keys_of(table: Table | str, record: dict[str, Any]) -> list[str]:
     """Every dedupe key a stored record claims."""
     if table == "touch":
@@ -156,7 +166,7 @@ class Retention:
         return {TOUCH: self.touch, BACKFLOW: self.backflow, ORDER: self.backflow, IDENTITY: self.identity}
 
 
-def _keys_by_family(entries: Iterable[tuple[int, str, list[dict[str, Any]]]]) -> dict[str, list[str]]:
+def keys_by_family(entries: Iterable[tuple[int, str, list[dict[str, Any]]]]) -> dict[str, list[str]]:
     """The keys of log ``entries``, grouped by family (touches, the bulk, without a look at each key)."""
     families: dict[str, list[str]] = defaultdict(list)
     for _end, table, records in entries:
@@ -285,7 +295,10 @@ class DedupeIndex:
         """Store the keys of log ``entries``, dated to this hour, and the position they reach, in one
         transaction; then forget expired keys, at least as many as were stored when that many are due
         (so the file does not grow once it is as old as its retention). Returns how many keys were stored."""
-        families = _keys_by_family(entries)
+        return self.record_keys(keys_by_family(entries), position)
+
+    def record_keys(self, families: dict[str, list[str]], position: int) -> int:
+        """:meth:`record` of keys already grouped by family (:func:`keys_by_family`)."""
         bucket = bucket_of(self._clock())
         with self._writing() as db:
             for family, keys in families.items():

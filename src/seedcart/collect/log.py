@@ -6,7 +6,7 @@ only once its records are written and fsynced; many concurrent callers share one
 On disk, ``<directory>/seg-<start>.log`` files, each a run of entries::
 
     header  = struct "<IIQ": payload length, CRC-32 of the payload, log position after the entry
-    payload = orjson {"t": table, "r": [record, ...]}
+    payload = orjson {"t": table, "r": [record, ...]}   (encode_payload: exactly these bytes, in this order)
 
 The log position counts records: an entry holding ``n`` records moves it by ``n``; a segment is
 named after the position before its first entry. ``<directory>/LOCK`` is held (flock) while a log
@@ -69,6 +69,26 @@ def list_segments(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob(SEGMENT_GLOB), key=segment_start)
 
 
+def encode_payload(table: str, records: list[dict[str, Any]]) -> bytes:
+    """An entry's payload: ``{"t":<table>,"r":<records>}``, compact, the table first (what
+    :func:`split_payload` cuts back apart without decoding the records)."""
+    return b'{"t":' + orjson.dumps(table) + b',"r":' + orjson.dumps(records) + b"}"
+
+
+def split_payload(payload: bytes) -> tuple[str, bytes]:
+    """``(table, the records' JSON array)`` of a payload, the array's bytes not decoded. A payload not
+    laid out as :func:`encode_payload` lays it out (a table name with escapes in it, say) is decoded and
+    its records encoded again; one that is not an entry at all raises ValueError."""
+    if payload.startswith(b'{"t":"') and payload.endswith(b"]}"):
+        close = payload.find(b'"', 6)
+        if close > 6 and payload.startswith(b',"r":[', close + 1) and b"\\" not in payload[6:close]:
+            return payload[6:close].decode(), payload[close + 6:-1]
+    entry = orjson.loads(payload)
+    if not isinstance(entry, dict) or not isinstance(entry.get("t"), str) or not isinstance(entry.get("r"), list):
+        raise ValueError("a log entry's payload must be {\"t\": table, \"r\": [records]}")
+    return entry["t"], orjson.dumps(entry["r"])
+
+
 def encode_entry(end: int, payload: bytes) -> bytes:
     """Header plus payload of one entry ending at position ``end``."""
     return HEADER.pack(len(payload), zlib.crc32(payload), end) + payload
@@ -106,9 +126,10 @@ class Cursor:
     position: int = 0
 
 
-def iter_entries(directory: Path, from_position: int = 0, to_position: int | None = None,
-                 cursor: Cursor | None = None) -> Iterator[tuple[int, str, list[dict[str, Any]]]]:
-    """Yield ``(end position, table, records)`` for each entry ending after ``from_position``.
+def iter_raw_entries(directory: Path, from_position: int = 0, to_position: int | None = None,
+                     cursor: Cursor | None = None) -> Iterator[tuple[int, str, bytes]]:
+    """Yield ``(end position, table, the records' JSON array)`` for each entry ending after
+    ``from_position``, the records not decoded (:func:`split_payload`).
 
     Stops after the entry ending at ``to_position`` (when given; pass the fsynced position to read
     only what was acknowledged) and at the first torn or corrupt entry.
@@ -127,10 +148,17 @@ def iter_entries(directory: Path, from_position: int = 0, to_position: int | Non
                 cursor.segment, cursor.offset, cursor.position = path.name, offset, end
             if end <= from_position:
                 continue
-            entry = orjson.loads(payload)
+            table, records = split_payload(payload)
             if cursor is not None:
                 cursor.segment, cursor.offset, cursor.position = path.name, offset, end
-            yield end, entry["t"], entry["r"]
+            yield end, table, records
+
+
+def iter_entries(directory: Path, from_position: int = 0, to_position: int | None = None,
+                 cursor: Cursor | None = None) -> Iterator[tuple[int, str, list[dict[str, Any]]]]:
+    """:func:`iter_raw_entries` with each entry's records decoded: ``(end position, table, records)``."""
+    for end, table, records in iter_raw_entries(directory, from_position, to_position, cursor):
+        yield end, table, orjson.loads(records)
 
 
 #: Told the outcome of an append, in the thread of the event loop the log writes from:
@@ -322,7 +350,7 @@ class DurableLog:
         if self._queued and self._queued + count > self.queue_max:
             raise Backpressure(f"the intake log queue is full ({self._queued} records waiting)",
                                retry_after=1.0, queued=self._queued)
-        data = encode_entry(self._position + count, orjson.dumps({"t": table, "r": records}))
+        data = encode_entry(self._position + count, encode_payload(table, records))
         try:
             if self._file.size >= self.segment_bytes:
                 self._open_segment(self._position)  # the full one is cut back and fsynced first

@@ -36,14 +36,15 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from seedcart.catalog.db import Catalog
-from seedcart.collect.dedupe import DedupeIndex, Retention
+from seedcart.collect.dedupe import TOUCH, DedupeIndex, Retention, keys_by_family, touch_keys_of_table
 from seedcart.collect.fields import now_us
-from seedcart.collect.log import Cursor, DurableLog, iter_entries
+from seedcart.collect.log import Cursor, DurableLog, iter_entries, iter_raw_entries
 from seedcart.collect.service import IntakeService
 from seedcart.config import Settings
 from seedcart.errors import SchemaError
 from seedcart.lake.compaction import merged_names
 from seedcart.lake.flushworker import FlushWorker
+from seedcart.lake.jsonrows import RecordsReader
 from seedcart.lake.schemas import PARTITION_COLUMN, conform, schema_of
 from seedcart.lake.writer import fsync_dir, partition_dir, split_by_date, write_parquet_atomic
 from seedcart.tasks import cancel
@@ -56,6 +57,10 @@ _DAY_US = 86_400_000_000
 _SLICE = 2048
 _EPOCH_DATE = date(1970, 1, 1)
 Entry = tuple[int, str, list[dict[str, Any]]]
+#: A log entry with its records' JSON array undecoded (``seedcart.collect.log.iter_raw_entries``).
+RawEntry = tuple[int, str, bytes]
+#: Tables whose records a flush converts in C (``seedcart.lake.jsonrows``): the bulk of the log.
+_READ_IN_C = frozenset({"touch"})
 
 
 def _table_lock(root: str, table: str) -> contextlib.AbstractContextManager[None]:
@@ -143,6 +148,7 @@ class LakeFlusher:
         self.last_flush_at: float | None = None
         self.last_error: str | None = None
         self._cursor = Cursor()
+        self._reader = RecordsReader()
 
     def _load(self) -> tuple[int, int | None]:
         try:
@@ -161,13 +167,15 @@ class LakeFlusher:
         fsync_dir(self.log_dir)
         self.flushed, self.pending = flushed, pending
 
-    def _entries(self, start: int, upto: int) -> Iterator[list[Entry]]:
-        """Runs of whole entries after ``start`` up to ``upto``, each of about ``max_records`` records."""
-        run: list[Entry] = []
-        count = 0
-        for entry in iter_entries(self.log_dir, start, upto, self._cursor):
+    def _entries(self, start: int, upto: int) -> Iterator[list[RawEntry]]:
+        """Runs of whole entries after ``start`` up to ``upto``, each of about ``max_records`` records
+        (an entry holds as many records as it moves the log position)."""
+        run: list[RawEntry] = []
+        count, before = 0, start
+        for entry in iter_raw_entries(self.log_dir, start, upto, self._cursor):
             run.append(entry)
-            count += len(entry[2])
+            count += entry[0] - before
+            before = entry[0]
             if count >= self.max_records:
                 yield run
                 run, count = [], 0
@@ -189,7 +197,7 @@ class LakeFlusher:
             written = 0
             if self.pending is not None:  # its rows are not counted again: they are (over)written in place
                 logger.info("redoing the interrupted lake flush of log range (%d, %d]", self.flushed, self.pending)
-                entries = list(iter_entries(self.log_dir, self.flushed, self.pending))
+                entries = list(iter_raw_entries(self.log_dir, self.flushed, self.pending))
                 self._write(self.flushed, self.pending, entries, redo=True)
             for run in self._entries(self.flushed, upto):
                 written += self._write(self.flushed, run[-1][0], run)
@@ -199,19 +207,28 @@ class LakeFlusher:
         self.last_error = None
         return written
 
-    def _write(self, start: int, end: int, entries: list[Entry], *, redo: bool = False) -> int:
+    def _write(self, start: int, end: int, entries: list[RawEntry], *, redo: bool = False) -> int:
         """Write one step's files. ``redo``: the step was cut short, and a file it had written may since
         have been merged by compaction (which ran while no step held the locks): such a file is not
         written again, since its rows are in the merged file."""
         self._save(start, end)  # intent: a crash from here on redoes exactly (start, end]
-        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for _end, table, records in entries:
-            by_table[table].extend(records)
+        by_table: dict[str, list[bytes]] = defaultdict(list)
+        for _end, table, array in entries:
+            by_table[table].append(array)
         refused: list[dict[str, Any]] = []
         tables: dict[str, pa.Table] = {}
-        for table, records in sorted(by_table.items()):
-            tables[table], bad = to_arrow(table, records)
-            refused.extend(bad)
+        keys: dict[str, list[str]] = {}
+        for table, arrays in sorted(by_table.items()):
+            data = self._reader.read(table, arrays) if table in _READ_IN_C else None
+            if data is not None and table == "touch":
+                keys[TOUCH] = touch_keys_of_table(data)
+            else:  # record by record: finds and quarantines the records that do not fit
+                records: list[dict[str, Any]] = [record for array in arrays for record in orjson.loads(array)]
+                data, bad = to_arrow(table, records)
+                refused.extend(bad)
+                for family, found in keys_by_family([(0, table, records)]).items():
+                    keys.setdefault(family, []).extend(found)
+            tables[table] = data
         if refused:
             tables["quarantine"] = pa.concat_tables(
                 [t for t in (tables.get("quarantine"), to_arrow("quarantine", refused)[0]) if t is not None])
@@ -228,7 +245,7 @@ class LakeFlusher:
                     write_parquet_atomic(part, partition / name)
                     self.files_written += 1
                 rows += data.num_rows
-            self.index.record(entries, end)
+            self.index.record_keys(keys, end)
             self._save(end, None)
         self.rows_written += rows
         self.last_flush_at = time.time()
