@@ -13,7 +13,7 @@ nginx's worker, seedcart's lake flush worker). The seedcart side runs its click 
 when the tree's mypyc build matches the sources (``seedcart.native``; ``make bench`` builds it), and
 the report says which ran.
 
-Every side is measured at each ``--connections`` count (default 32, 128 and 256), in ``--rounds``
+Every side is measured at each ``--connections`` count (default 32, 64, 128 and 256), in ``--rounds``
 interleaved rounds (default 3: seedcart, its API route with ``--api``, the floor, nginx, then again),
 all servers running throughout; each side's medians are reported, and the ratio to nginx round by
 round with its median, so that a slow spell of a shared machine falls on every side rather than on
@@ -310,8 +310,8 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 s per side instead of 10 s")
     parser.add_argument("--seconds", type=int, default=None, help="seconds per side")
-    parser.add_argument("--connections", default="32,128,256",
-                        help="wrk connections, comma-separated: every side is measured at each (default 32,128,256)")
+    parser.add_argument("--connections", default="32,64,128,256",
+                        help="wrk connections, comma-separated: every side is measured at each (default 32,64,128,256)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of every side, interleaved; medians are reported (default 3)")
     parser.add_argument("--pin", action="store_true", help="servers on CPU 0, wrk on CPU 1 (taskset)")

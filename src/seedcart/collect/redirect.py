@@ -192,7 +192,7 @@ class _ClickBatch:
     bot's click joins the entry unawaited. More than ``max_waiting`` clicks not yet durable:
     Backpressure."""
 
-    def __init__(self, max_waiting: int = 100_000, gather_s: float = 0.0005) -> None:
+    def __init__(self, max_waiting: int = 100_000, gather_s: float = 0.0) -> None:
         self.max_waiting = max_waiting
         self.gather_s = gather_s
         self._entry: _Entry | None = None  # gathering
@@ -292,7 +292,7 @@ class RedirectService:
     """The links service: the link cache and the click recorder."""
 
     def __init__(self, cache: LinkCache, recorder: ClickRecorder, *, max_waiting: int = 100_000,
-                 gather_s: float = 0.0005) -> None:
+                 gather_s: float = 0.0) -> None:
         self.cache = cache
         self.recorder = recorder
         self._batch = _ClickBatch(max_waiting, gather_s)
