@@ -286,3 +286,38 @@ def test_append_sync_comes_from_other_threads_and_the_log_can_be_restarted(tmp_p
     assert log.append_sync("touch", [{"event_id": "9"}]) == 9
     log.stop_sync()
     assert len(list(iter_entries(tmp_path))) == 9
+
+
+def test_a_segment_roll_waits_on_no_disk_in_the_loop_and_nothing_in_the_new_segment_is_acked_before_the_helper(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced_in_loop: list[bool] = []
+    close = grownfile.GrownFile.close
+
+    def recording_close(self: grownfile.GrownFile, *, sync: bool = True) -> None:
+        synced_in_loop.append(sync)
+        close(self, sync=sync)
+
+    monkeypatch.setattr(grownfile.GrownFile, "close", recording_close)
+
+    async def run() -> tuple[list[int], list[str]]:
+        log = DurableLog(tmp_path, segment_bytes=1, group_commit_ms=300)  # every entry after the first rolls
+        await log.start()
+        await log.append("touch", [{"event_id": "a"}])  # the helper has the first segment now
+        helper = _helper(log)
+        os.kill(helper, signal.SIGSTOP)
+        try:
+            # b rolls away from a, which the helper has: not fsynced in the loop. c rolls away from b
+            # before b was sent to the helper (b waits for company): that one is fsynced in place.
+            appends = asyncio.gather(log.append("touch", [{"event_id": "b"}]), log.append("touch", [{"event_id": "c"}]))
+            await asyncio.sleep(0.6)
+            assert not appends.done()  # written, asked for, and not acknowledged while the helper is stopped
+        finally:
+            os.kill(helper, signal.SIGCONT)
+        ends = await asyncio.wait_for(appends, 10)
+        await log.stop()
+        return list(ends), [r["event_id"] for _e, _t, rs in iter_entries(tmp_path) for r in rs]
+
+    ends, written = asyncio.run(run())
+    assert ends == [2, 3] and written == ["a", "b", "c"]
+    assert len(list_segments(tmp_path)) == 3
+    assert synced_in_loop == [False, True, True]  # the last: stop() closes the open segment fsynced

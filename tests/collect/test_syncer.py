@@ -53,3 +53,23 @@ def test_a_failed_fdatasync_is_told_as_its_errno_and_the_helper_stops(tmp_path: 
         sock.close()
         os.close(read_end)
         os.close(write_end)
+
+
+def test_a_directory_sent_after_a_new_segment_is_fsynced_and_closed_before_the_answer(tmp_path: Path) -> None:
+    child, sock = syncer.spawn()
+    first = os.open(tmp_path / "a", os.O_RDWR | os.O_CREAT, 0o644)
+    second = os.open(tmp_path / "b", os.O_RDWR | os.O_CREAT, 0o644)
+    directory = os.open(tmp_path, os.O_RDONLY)
+    try:
+        os.write(first, b"entry")
+        socket.send_fds(sock, [syncer.REQUEST.pack(1)], [first])
+        assert _reply(sock) == 1
+        os.ftruncate(first, 2)  # the log cuts the old segment back; the helper's fdatasync covers it
+        socket.send_fds(sock, [syncer.REQUEST.pack(2)], [second, directory])  # a roll
+        assert _reply(sock) == 2
+        sock.shutdown(socket.SHUT_WR)
+        assert child.wait(timeout=10) == 0
+    finally:
+        sock.close()
+        for fd in (first, second, directory):
+            os.close(fd)

@@ -99,8 +99,10 @@ class GrownFile:
         if self._allocated - end < self._step // 2:
             self._ask_to_grow()
 
-    def close(self) -> None:
-        """Stop the grower, cut the file back to what was written, fsync, close. Idempotent."""
+    def close(self, *, sync: bool = True) -> None:
+        """Stop the grower, cut the file back to what was written, fsync (unless ``sync`` is off: the
+        owner has another descriptor of the file synced, as the durable log's helper does), close.
+        Idempotent."""
         if self._closed:
             return
         with self._wanted:
@@ -111,7 +113,8 @@ class GrownFile:
         with self._lock:
             if os.fstat(self._fd).st_size > self.size:
                 os.ftruncate(self._fd, self.size)
-            os.fsync(self._fd)
+            if sync:
+                os.fsync(self._fd)
             os.close(self._fd)
 
     # -- growing -----------------------------------------------------------------------------------

@@ -207,6 +207,7 @@ class DurableLog:
         self._sock: socket.socket | None = None
         self._replies = b""  # part of a reply read so far
         self._new_fd: int | None = None  # a segment the helper has not been sent yet
+        self._new_dir_fd: int | None = None  # its directory, when the helper is to fsync that too
         self._unsynced: collections.deque[_Unsynced] = collections.deque()
         self._written_seq = 0  # number of the last write
         self._asked_seq = 0  # the last write the helper was asked to sync
@@ -353,7 +354,7 @@ class DurableLog:
         data = encode_entry(self._position + count, encode_payload(table, records))
         try:
             if self._file.size >= self.segment_bytes:
-                self._open_segment(self._position)  # the full one is cut back and fsynced first
+                self._open_segment(self._position)  # the full one is cut back; the helper syncs it
             self._file.write(data)
         except OSError as exc:  # the disk failed: refuse further writes, fail what waits
             logger.exception("intake log write failed")
@@ -385,8 +386,10 @@ class DurableLog:
         request = [syncer.REQUEST.pack(self._written_seq)]
         try:
             if self._new_fd is not None:
-                socket.send_fds(self._sock, request, [self._new_fd])
+                fds = [self._new_fd] if self._new_dir_fd is None else [self._new_fd, self._new_dir_fd]
+                socket.send_fds(self._sock, request, fds)
                 self._new_fd = None
+                self._close_dir_fd()
             else:
                 self._sock.send(request[0])
         except OSError as exc:
@@ -522,7 +525,13 @@ class DurableLog:
         if sock is not None:
             sock.close()
 
+    def _close_dir_fd(self) -> None:
+        if self._new_dir_fd is not None:
+            os.close(self._new_dir_fd)
+            self._new_dir_fd = None
+
     def _close_files(self) -> None:
+        self._close_dir_fd()
         if self._file is not None:
             self._file.close()  # cut back to its entries, fsynced
             self._file = None
@@ -558,16 +567,25 @@ class DurableLog:
         self._new_fd = self._file.fileno()
 
     def _open_segment(self, start: int) -> None:
-        """Open the segment after position ``start``; the one before is closed: cut back to its
-        entries and fsynced, so they are durable when this returns (a segment rolls every
-        ``segment_bytes``, in the loop: the only writes there that wait on the disk). The new
-        descriptor goes to the helper with the next request."""
+        """Open the segment after position ``start``; the one before is closed, cut back to its entries.
+
+        While the helper runs (a roll, in the loop), the loop waits on no disk: the helper holds its
+        own descriptor of the old segment, and before it adopts the new one (sent with the next
+        request, with the directory) it fdatasyncs the old one (the cut back too: a size change is
+        data to fdatasync) and fsyncs the directory that now names the new one; nothing written to
+        the new segment is acknowledged before. Otherwise (opening, or an old segment the helper was
+        never sent) the old segment and the directory are fsynced here."""
+        helper_syncs = self._sock is not None and self._failed is None
         if self._file is not None:
-            self._file.close()  # cut back to its entries, fsynced
+            self._file.close(sync=not helper_syncs or self._new_fd is not None)
+        self._close_dir_fd()
         self._file = GrownFile(self.directory / segment_name(start), 0)
         self._new_fd = self._file.fileno()
         self._segment_start = start
         dir_fd = os.open(self.directory, os.O_RDONLY)
+        if helper_syncs:
+            self._new_dir_fd = dir_fd
+            return
         try:
             os.fsync(dir_fd)
         finally:

@@ -15,7 +15,10 @@ The protocol, on a ``SOCK_STREAM`` socket pair:
 
 - loop -> helper: a request is 8 bytes, ``<Q`` sequence number (increasing). A request may carry a
   descriptor (``SCM_RIGHTS``): the segment the log writes into from now on. The helper first
-  fdatasyncs the segment it had (every request before this one was on it), then adopts the new one.
+  fdatasyncs the segment it had (every request before this one was on it; the log has cut it back to
+  its entries), then adopts the new one. A directory's descriptor after it (a segment roll) is the
+  directory that names the new segment: the helper fsyncs it, so that the new file's name is durable
+  before anything written in it is acknowledged, and closes it.
 - helper -> loop: 8 bytes ``<q``: the highest sequence number whose writes are durable; or
   ``-errno`` when an fdatasync failed, after which the helper exits (the log refuses further appends).
 - End of file from the loop: the helper syncs what it has and exits.
@@ -30,6 +33,7 @@ import array
 import os
 import signal
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -50,6 +54,17 @@ def _sync(fd: int) -> int:
     return 0
 
 
+def _sync_directory(fd: int) -> int:
+    """0, or the errno of a failed fsync of a directory (whose descriptor is closed either way)."""
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        return exc.errno or 5
+    finally:
+        os.close(fd)
+    return 0
+
+
 def serve(sock: socket.socket) -> int:
     """The helper's loop over ``sock`` until end of file; the process exit status."""
     fd = -1
@@ -61,13 +76,17 @@ def serve(sock: socket.socket) -> int:
         synced_to = -1
         while True:  # everything queued so far goes into one fdatasync
             for new in fds:
-                if fd >= 0:
+                if stat.S_ISDIR(os.fstat(new).st_mode):  # names the segment just adopted
+                    error = _sync_directory(new)
+                elif fd >= 0:
                     error = _sync(fd)
-                    if error:
-                        sock.sendall(REPLY.pack(-error))
-                        return 1
                     os.close(fd)
-                fd = new
+                    fd = new
+                else:
+                    error, fd = 0, new
+                if error:
+                    sock.sendall(REPLY.pack(-error))
+                    return 1
             pending += data
             whole = len(pending) - len(pending) % REQUEST.size
             for (seq,) in REQUEST.iter_unpack(pending[:whole]):

@@ -83,11 +83,11 @@ def _quote_str(text: str) -> str:
 def join_arrays(arrays: list[bytes]) -> bytes:
     """One JSON array of the records of several (each a JSON array, as the log holds them), copied once."""
     parts: list[bytes | memoryview] = []
-    for array in arrays:
-        if not (array.startswith(b"[") and array.endswith(b"]")):
-            array = array.strip()
-        if len(array) > 2 and array[1:-1].strip():
-            parts.append(memoryview(array)[1:-1])
+    for raw in arrays:
+        array = raw if raw.startswith(b"[") and raw.endswith(b"]") else raw.strip()
+        if len(array) <= 2 or (array[1] in b" \t\r\n" and not array[1:-1].strip()):
+            continue  # an empty array (the log writes them compact: only the rare spaced one is copied)
+        parts.append(memoryview(array)[1:-1])
     return b"[" + b",".join(parts) + b"]"
 
 
