@@ -25,3 +25,22 @@ def test_seen_finds_recorded_and_claimed_keys_and_survives_a_reopen(tmp_path: Pa
     assert reopened.seen([touch_key("fresh")]) == set()  # claimed only in memory, never recorded
     reopened.close()
 
+
+
+def test_keys_stay_in_memory_until_the_entry_that_holds_them_is_recorded(tmp_path: Path) -> None:
+    index = DedupeIndex(tmp_path / "dedupe.sqlite")
+    index.claim(["t:a", "t:b"])
+    index.appended(["t:a", "t:b"], 5)
+    index.claim(["t:c"])
+    index.appended(iter(["t:c"]), 9)
+    index.claim(["t:d"])  # its append is still in flight
+    index.claim(["t:e"])
+    index.release(["t:e"])  # its append failed: a retry is not a duplicate
+    index.prune(4)
+    assert index.recent == {"t:a", "t:b", "t:c", "t:d"}
+    index.prune(5)  # the flusher recorded up to 5: those keys are the SQLite file's to answer now
+    assert index.recent == {"t:c", "t:d"}
+    index.prune(100)
+    assert index.recent == {"t:d"}  # never appended: kept until it is, or released
+    assert index.seen(["t:d", "t:e", "t:a"]) == {"t:d"}
+    index.close()

@@ -218,7 +218,7 @@ def test_a_retry_past_the_window_is_accepted_again_and_one_inside_it_is_not(sett
         for after in (timedelta(hours=1), timedelta(days=7)):
             clock.set(after)
             flush()
-            assert (asyncio.run(send()).duplicate, index.recent) == (1, {})  # answered by the SQLite file
+            assert (asyncio.run(send()).duplicate, index.recent) == (1, set())  # answered by the SQLite file
         clock.set(timedelta(days=7) + HOUR)
         flush()
         assert asyncio.run(send()).accepted == 1  # forgotten: the retry counts again (documented)

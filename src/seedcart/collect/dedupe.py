@@ -213,8 +213,10 @@ class DedupeIndex:
         self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._read_lock = threading.Lock()
         self._json = True
-        #: key -> log position of the entry that claimed it (0 while its append is in flight)
-        self.recent: dict[str, int] = {}
+        #: keys claimed by appends in flight, or appended since the flusher last recorded them
+        self.recent: set[str] = set()
+        #: (log position, keys) of each append since: :meth:`prune` drops those the SQLite file holds
+        self._appended: list[tuple[int, list[str]]] = []
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -252,7 +254,7 @@ class DedupeIndex:
 
     def seen(self, keys: list[str]) -> set[str]:
         """The subset of ``keys`` already claimed (recorded, or appended since)."""
-        found = self.recent.keys() & keys
+        found = self.recent.intersection(keys)
         rest = [k for k in keys if k not in found] if found else keys
         if rest:
             with self._read_lock:
@@ -280,16 +282,16 @@ class DedupeIndex:
 
     def claim(self, keys: Iterable[str]) -> None:
         """Mark keys as claimed by an append in flight."""
-        self.recent.update(dict.fromkeys(keys, 0))
+        self.recent.update(keys)
 
     def release(self, keys: Iterable[str]) -> None:
         """Forget keys whose append failed, so a retry is not taken for a duplicate."""
-        for k in keys:
-            self.recent.pop(k, None)
+        self.recent.difference_update(keys)
 
     def appended(self, keys: Iterable[str], position: int) -> None:
-        """Note the log position whose entry holds ``keys``."""
-        self.recent.update(dict.fromkeys(keys, position))
+        """Note the log position whose entry holds ``keys`` (claimed before; one record per append, not
+        per key)."""
+        self._appended.append((position, keys if isinstance(keys, list) else list(keys)))
 
     def record(self, entries: Iterable[tuple[int, str, list[dict[str, Any]]]], position: int) -> int:
         """Store the keys of log ``entries``, dated to this hour, and the position they reach, in one
@@ -370,10 +372,15 @@ class DedupeIndex:
         return deleted
 
     def prune(self, position: int) -> None:
-        """Drop in-memory keys whose entries the SQLite file now holds (call on the owning thread)."""
-        done = [k for k, p in self.recent.items() if 0 < p <= position]
-        for k in done:
-            del self.recent[k]
+        """Drop in-memory keys whose entries the SQLite file now holds (call on the owning thread): a
+        walk over the appends since the last prune, not over every key in memory."""
+        keep: list[tuple[int, list[str]]] = []
+        for at, keys in self._appended:
+            if at <= position:
+                self.recent.difference_update(keys)
+            else:
+                keep.append((at, keys))
+        self._appended = keep
 
     def count(self) -> int:
         """How many keys the SQLite file holds (counted: a scan of the whole index; see ``stats``)."""
