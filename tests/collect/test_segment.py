@@ -36,23 +36,23 @@ def track(event: str, **props: Any) -> dict[str, Any]:
 def test_vocabulary_maps_to_front_kinds(event: str, props: dict[str, Any], kind: str) -> None:
     out = parse_messages([track(event, **props)], None, received_us=NOW)
     assert not out.errors
-    assert out.touches[0]["kind"] == kind
+    assert out.touches[0].kind == kind
 
 
 def test_properties_are_kept_and_the_message_id_is_the_event_id() -> None:
     msg = track("note_impression", note_id="n9", placement="search", campaign_id=7, position=3)
     touch = parse_messages([msg], None, received_us=NOW).touches[0]
-    assert touch["event_id"] == msg["messageId"]
-    assert (touch["note_id"], touch["placement"], touch["campaign_id"], touch["position"]) == ("n9", "search", 7, 3)
-    assert touch["user_id"] == "u1" and touch["source"] == "api"
+    assert touch.event_id == msg["messageId"]
+    assert (touch.note_id, touch.placement, touch.campaign_id, touch.position) == ("n9", "search", 7, 3)
+    assert touch.user_id == "u1" and touch.source == "api"
 
 
 def test_timestamp_is_corrected_by_sent_at_against_receive_time() -> None:
     # The device clock runs 1 hour fast: it stamped the event 10 s before it sent the batch.
     msg = track("note_like", note_id="n1") | {"timestamp": "2026-05-01T13:00:00Z"}
     out = parse_messages([msg], "2026-05-01T13:00:10Z", received_us=NOW)
-    assert out.touches[0]["ts"] == NOW - 10_000_000
-    assert out.touches[0]["received_at"] == NOW
+    assert out.touches[0].ts == NOW - 10_000_000
+    assert out.touches[0].received_at == NOW
 
 
 @pytest.mark.parametrize(("msg", "field"), [
@@ -81,7 +81,7 @@ def test_identify_with_a_match_key_registers_an_identity_and_others_are_ignored(
                          None, received_us=NOW)
     assert out.identities == [{"user_id": "u1", "match_key": key, "ts": NOW, "source": "api"}]
     assert out.ignored == 1
-    assert out.touches[0]["kind"] == "deep_read"
+    assert out.touches[0].kind == "deep_read"
 
 
 def test_single_calls_and_write_key_in_body() -> None:

@@ -35,11 +35,12 @@ import struct
 import subprocess
 import threading
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, TypeAlias
 
+import msgspec
 import orjson
 
 from seedcart.collect import syncer
@@ -69,10 +70,16 @@ def list_segments(directory: Path) -> list[Path]:
     return sorted(Path(directory).glob(SEGMENT_GLOB), key=segment_start)
 
 
-def encode_payload(table: str, records: list[dict[str, Any]]) -> bytes:
+#: A record appended to the log: a dict, or a struct whose fields are its columns (the Segment
+#: endpoints' ``TouchRecord``); either way it is written as a JSON object.
+Record: TypeAlias = dict[str, Any] | msgspec.Struct
+_RECORDS: Final = msgspec.json.Encoder()
+
+
+def encode_payload(table: str, records: Sequence[Record]) -> bytes:
     """An entry's payload: ``{"t":<table>,"r":<records>}``, compact, the table first (what
     :func:`split_payload` cuts back apart without decoding the records)."""
-    return b'{"t":' + orjson.dumps(table) + b',"r":' + orjson.dumps(records) + b"}"
+    return b'{"t":' + orjson.dumps(table) + b',"r":' + _RECORDS.encode(records) + b"}"
 
 
 def split_payload(payload: bytes) -> tuple[str, bytes]:
@@ -302,7 +309,7 @@ class DurableLog:
 
     # -- appending -------------------------------------------------------------------------------
 
-    async def append(self, table: str, records: list[dict[str, Any]]) -> int:
+    async def append(self, table: str, records: Sequence[Record]) -> int:
         """Returns (the log position after the write) only once the records are written AND fsynced.
 
         Many concurrent callers share one fsync (group commit). Raises seedcart.errors.Backpressure
@@ -317,7 +324,7 @@ class DurableLog:
         self._write(table, records, _settling(future), eager=False)
         return await future
 
-    def append_sync(self, table: str, records: list[dict[str, Any]]) -> int:
+    def append_sync(self, table: str, records: Sequence[Record]) -> int:
         """``append`` from a thread other than the log's loop: blocks until written and fsynced."""
         loop = self._loop
         if loop is None:
@@ -326,7 +333,7 @@ class DurableLog:
             raise RuntimeError("append_sync would block the log's own event loop: await append instead")
         return asyncio.run_coroutine_threadsafe(self.append(table, records), loop).result()
 
-    def append_soon(self, table: str, records: list[dict[str, Any]], done: Done) -> None:
+    def append_soon(self, table: str, records: Sequence[Record], done: Done) -> None:
         """Write ``records`` as one entry now, ask for its fsync without waiting for more to gather, and
         return; ``done`` is called in this loop with the outcome (see :data:`Done`). Only from the
         log's event loop.
@@ -341,7 +348,7 @@ class DurableLog:
             raise RuntimeError("append_soon is called from the log's own event loop only")
         self._write(table, records, done, eager=True)
 
-    def _write(self, table: str, records: list[dict[str, Any]], done: Done, *, eager: bool) -> None:
+    def _write(self, table: str, records: Sequence[Record], done: Done, *, eager: bool) -> None:
         """Write one entry into the segment (the page cache), in the log's loop, and see to its fsync."""
         if self._failed is not None:
             raise StorageUnavailable(f"the intake log cannot write: {self._failed}", directory=str(self.directory))

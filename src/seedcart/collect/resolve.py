@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from seedcart.catalog.db import Catalog
 from seedcart.catalog.models import Note, Partner, Product
+from seedcart.collect.segment import TouchRecord
 
 _TTL_S = 30.0
 _MAX = 200_000
@@ -73,26 +74,24 @@ class Resolver:
             self._notes_at = now
         return self._notes
 
-    def enrich_touches(self, records: list[dict[str, Any]]) -> None:
+    def enrich_touches(self, records: list[TouchRecord]) -> None:
         """Set ``brand_id`` on touches whose note the catalog knows."""
         # One pass over the records, each looked up in the cache (not ``set - cache.keys()``, which walks
         # the whole cache on every call); the catalog is asked only about the notes the cache lacks.
         notes = self._note_cache()
-        unknown: list[dict[str, Any]] = []
+        unknown: list[tuple[TouchRecord, str]] = []
         for record in records:
-            note_id = record.get("note_id")
+            note_id = record.note_id
             if note_id:
                 brand_id = notes.get(note_id, _UNKNOWN)
                 if brand_id is _UNKNOWN:
-                    unknown.append(record)
+                    unknown.append((record, note_id))
                 elif brand_id is not None:
-                    record["brand_id"] = brand_id
+                    record.brand_id = brand_id
         if unknown:
-            brands = self.note_brands({record["note_id"] for record in unknown})
-            for record in unknown:
-                brand_id = brands[record["note_id"]]
-                if brand_id is not None:
-                    record["brand_id"] = brand_id
+            brands = self.note_brands({note_id for _, note_id in unknown})
+            for record, note_id in unknown:
+                record.brand_id = brands[note_id]
 
     def product(self, partner: str, item_id: str | None, product_id: int | None) -> ProductInfo | None:
         """``(product_id, brand_id, category)`` of a product reference, when the catalog knows it."""

@@ -29,6 +29,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import msgspec
 import orjson
 
 from seedcart.collect import fields
@@ -53,11 +54,44 @@ OS_NAMES: Final = {"ios": "ios", "ipados": "ios", "iphone os": "ios", "android":
 CALL_TYPES: Final = ("track", "identify", "page", "screen", "group", "alias")
 
 
+class TouchRecord(msgspec.Struct, omit_defaults=True, gc=False):
+    """A touch as the Segment endpoints log it: the columns of ``seedcart.lake.schemas.TOUCH`` they fill.
+
+    A struct, not a dict: the typed way (:mod:`seedcart.collect.segment_wire`) builds one in a single
+    call, the log encodes it without a dict in between, and it is freed without one. The properties a
+    message did not give are None and are left out of the log's JSON (``omit_defaults``); the lake
+    reads them as nulls. It holds no containers, so it stays out of the garbage collector. The typed
+    way passes its fields by position, in this order: about a sixth of the time keywords take."""
+
+    event_id: str
+    ts: int
+    received_at: int
+    user_id: str
+    kind: str
+    is_bot: bool
+    is_duplicate: bool
+    source: str
+    note_id: str | None = None
+    brand_id: int | None = None  # set by seedcart.collect.resolve from the catalog
+    query: str | None = None
+    placement: str | None = None
+    campaign_id: int | None = None
+    position: int | None = None
+    dwell_ms: int | None = None
+    watch_ratio: float | None = None
+    surface: str | None = None
+    click_id: str | None = None
+    partner: str | None = None
+    product_id: int | None = None
+    link_id: int | None = None
+    device: str | None = None
+
+
 @dataclass
 class FrontBatch:
     """What a Segment request holds once parsed: touches, identities, refusals, ignored calls."""
 
-    touches: list[dict[str, Any]] = field(default_factory=list)
+    touches: list[TouchRecord] = field(default_factory=list)
     identities: list[dict[str, Any]] = field(default_factory=list)
     errors: list[fields.RowError] = field(default_factory=list)
     ignored: int = 0
@@ -273,9 +307,11 @@ class MessageMapper:
                 if name not in TRACK_KINDS:
                     raise ValidationError(f"unknown track event {str(name)[:60]!r}; the vocabulary is "
                                           f"{', '.join(TRACK_KINDS)}", field="event", row=row)
-                out.touches.append(to_touch(message, name, props, row=row, ts=ts, received_us=received_us))
+                out.touches.append(TouchRecord(**to_touch(message, name, props, row=row, ts=ts,
+                                                          received_us=received_us)))
             elif call == "page" and props.get("note_id") is not None:
-                out.touches.append(to_touch(message, "note_read", props, row=row, ts=ts, received_us=received_us))
+                out.touches.append(TouchRecord(**to_touch(message, "note_read", props, row=row, ts=ts,
+                                                          received_us=received_us)))
             elif call == "identify" and (identity := to_identity(message, row=row, ts=ts)) is not None:
                 out.identities.append(identity)
             else:
@@ -378,7 +414,7 @@ class FastMapper:
         sent_us = self._stamp(own_sent_at) if own_sent_at else None
         return None if sent_us is None else received_us - (sent_us - device_us)
 
-    def touch(self, message: Any) -> dict[str, Any] | None:
+    def touch(self, message: Any) -> TouchRecord | None:
         """The touch of a common track message, or None when the general path must map it."""
         if type(message) is not dict or message.get("type", "track") != "track":
             return None
@@ -433,4 +469,4 @@ class FastMapper:
                 device = device_of(context)
             if device is not None:
                 record["device"] = device
-        return record
+        return TouchRecord(**record)

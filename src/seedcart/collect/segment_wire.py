@@ -43,9 +43,8 @@ class _Wire(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     Decoded JSON holds no cycles, so the structs stay out of the garbage collector."""
 
 
-class _Properties(_Wire, omit_defaults=True):
-    """``properties``, in the order the record takes them; ``omit_defaults``: only those given, for
-    :func:`msgspec.to_builtins`. A null property is one not given, except ``query`` (see _touch)."""
+class _Properties(_Wire):
+    """``properties``. A null property is one not given, and so is an empty ``query`` (see _touch)."""
 
     note_id: _Id | None = None
     query: _Maybe[_Text] = UNSET
@@ -59,9 +58,6 @@ class _Properties(_Wire, omit_defaults=True):
     partner: Partner | None = None
     product_id: _Count | None = None
     link_id: _Count | None = None
-
-
-_CLICK_ONLY: Final = ("click_id", "partner", "product_id", "link_id")
 
 
 # ``context`` is read only for the device; absent fields stay UNSET so that msgspec.to_builtins gives
@@ -129,7 +125,16 @@ class _Envelope(_Wire):
     writeKey: str | None = None
 
 
+class _Tracks(_Wire):
+    """The envelope of a batch of nothing but typed track calls: decoded in one call."""
+
+    batch: list[Track]
+    sentAt: str | None = None
+    writeKey: str | None = None
+
+
 _ENVELOPE: Final = msgspec.json.Decoder(_Envelope)
+_TRACKS: Final = msgspec.json.Decoder(_Tracks)
 _TRACK: Final = msgspec.json.Decoder(Track)
 #: How much longer than its raw JSON a Track's compact JSON can be: only a number can grow when
 #: re-encoded, and only ``watch_ratio`` may be a float (``5e-4`` -> ``0.0005``; at most 24 characters).
@@ -207,6 +212,13 @@ def _read_batch(body: bytes) -> Messages | None:
         envelope = _ENVELOPE.decode(body)
     except (msgspec.DecodeError, RecursionError):
         return None
+    try:  # the common batch, every message a typed track call: one call, no loop in Python
+        tracks = _TRACKS.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        pass
+    else:
+        if len(tracks.batch) == len(envelope.batch):
+            return Messages(list(tracks.batch), envelope.sentAt, envelope.writeKey, envelope.batch)
     rows: list[Any] = []
     misses = 0
     for row, raw in enumerate(envelope.batch):
@@ -224,7 +236,7 @@ def _read_batch(body: bytes) -> Messages | None:
     return Messages(rows, envelope.sentAt, envelope.writeKey, envelope.batch)
 
 
-def _touch(track: Track, fast: segment.FastMapper) -> dict[str, Any] | None:
+def _touch(track: Track, fast: segment.FastMapper) -> segment.TouchRecord | None:
     """The touch of a typed track call (what :func:`segment.to_touch` makes of it), or None when the
     general path must map or refuse it."""
     kind = segment.TRACK_KINDS.get(track.event)
@@ -247,18 +259,14 @@ def _touch(track: Track, fast: segment.FastMapper) -> dict[str, Any] | None:
         return None
     if kind == "read" and segment.is_deep_read(props.watch_ratio, props.dwell_ms):
         kind = "deep_read"
-    record = segment.touch_head(event_id, ts, fast.received_us, user_id, kind)
-    record.update(msgspec.to_builtins(props))
-    if query == "":
-        record["query"] = None  # an empty query is no query (fields.text_value)
-    if not clicks and not record.keys().isdisjoint(_CLICK_ONLY):
-        for name in _CLICK_ONLY:  # link-click properties mean nothing on other calls
-            record.pop(name, None)
-    if track.context is not None:
-        device = _device(track.context)
-        if device is not None:
-            record["device"] = device
-    return record
+    # An absent, null or empty query is no query (fields.text_value); link-click properties mean
+    # nothing on other calls.
+    return segment.TouchRecord(  # by position, in the order of its fields (see its docstring)
+        event_id, ts, fast.received_us, user_id, kind, False, False, "api", note_id, None,
+        query if query else None, props.placement, props.campaign_id, props.position, props.dwell_ms,
+        props.watch_ratio, props.surface, props.click_id if clicks else None, props.partner if clicks else None,
+        props.product_id if clicks else None, props.link_id if clicks else None,
+        _device(track.context) if track.context is not None else None)
 
 
 _NO_PROPERTIES: Final = _Properties()

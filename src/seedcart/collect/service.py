@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from seedcart.catalog.db import Catalog
 from seedcart.collect import backflow, dedupe, fields
 from seedcart.collect.dedupe import DedupeIndex
-from seedcart.collect.log import DurableLog
+from seedcart.collect.log import DurableLog, Record
 from seedcart.collect.resolve import Resolver
 from seedcart.collect.segment import FrontBatch
 from seedcart.config import Settings
@@ -133,7 +134,7 @@ class IntakeService:
             fresh.append(record)
         await self._append(table, fresh, claimed, outcome)
 
-    async def _store_keyed(self, table: str, records: list[dict[str, Any]], keys: list[str],
+    async def _store_keyed(self, table: str, records: Sequence[Record], keys: list[str],
                            outcome: Outcome) -> None:
         """``_store`` for records of one key each (touches, identities): one set lookup per record, and
         none at all in the common case of a batch with neither repeats nor keys seen before."""
@@ -141,7 +142,7 @@ class IntakeService:
         if not seen and len(set(keys)) == len(keys):
             await self._append(table, records, keys, outcome)
             return
-        fresh: list[dict[str, Any]] = []
+        fresh: list[Record] = []
         claimed: list[str] = []
         for record, key in zip(records, keys, strict=True):
             if key in seen:
@@ -152,7 +153,7 @@ class IntakeService:
             fresh.append(record)
         await self._append(table, fresh, claimed, outcome)
 
-    async def _append(self, table: str, fresh: list[dict[str, Any]], claimed: list[str], outcome: Outcome) -> None:
+    async def _append(self, table: str, fresh: Sequence[Record], claimed: list[str], outcome: Outcome) -> None:
         """Claim the keys, append the records durably (fsynced), and note where they landed."""
         if not fresh:
             return
@@ -182,7 +183,7 @@ class IntakeService:
         outcome = Outcome(received=batch.received, ignored=batch.ignored, errors=list(batch.errors))
         if batch.touches:
             self.resolver.enrich_touches(batch.touches)
-            keys = [dedupe.touch_key(r["event_id"]) for r in batch.touches]
+            keys = [dedupe.touch_key(r.event_id) for r in batch.touches]
             await self._store_keyed("touch", batch.touches, keys, outcome)
         if batch.identities:
             await self._store_keyed("identity", batch.identities, [dedupe.identity_key(r) for r in batch.identities],
