@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import random
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +46,10 @@ def _free_port() -> int:
 
 
 def make_messages(n: int) -> list[dict[str, Any]]:
-    """``n`` Segment track messages drawn from the documented vocabulary."""
+    """``n`` Segment track messages drawn from the documented vocabulary. Their ``messageId`` is a
+    random UUID, as Segment's libraries make it (seeded: the same ids every run), so the dedupe index
+    meets keys in no order, as it does in service."""
+    rng = random.Random(20261207)
     out = []
     for i in range(n):
         event = EVENTS[i % len(EVENTS)]
@@ -54,7 +59,8 @@ def make_messages(n: int) -> list[dict[str, Any]]:
             props["dwell_ms"] = (i * 37) % 12000
         if event == "search":
             props = {"query": f"防晒 {i % 100}"}
-        out.append({"type": "track", "event": event, "messageId": f"bench-{i}", "userId": f"user-{i % 50000}",
+        message_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        out.append({"type": "track", "event": event, "messageId": message_id, "userId": f"user-{i % 50000}",
                     "timestamp": "2026-05-01T12:00:00.000Z", "properties": props,
                     "context": {"os": {"name": "iOS" if i % 2 else "Android"}}})
     return out
