@@ -179,6 +179,54 @@ def test_an_index_in_the_old_schema_upgrades_in_place_keeping_every_key(tmp_path
     index.close()
 
 
+def test_an_index_with_the_former_hour_index_upgrades_keeping_each_keys_hour(tmp_path: Path) -> None:
+    """A file written when keys were found by an index on their hour: on open the index goes, each key
+    keeps its hour, and each hour is still forgotten when its retention has passed (in chunks)."""
+    path = tmp_path / "dedupe.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE seen (k TEXT PRIMARY KEY, bucket INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE INDEX seen_bucket ON seen (bucket);
+        CREATE TABLE buckets (family TEXT NOT NULL, bucket INTEGER NOT NULL, keys INTEGER NOT NULL,
+                              PRIMARY KEY (family, bucket)) WITHOUT ROWID;
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER);
+        INSERT INTO meta VALUES ('position', 9);""")
+    hour = int(T0 // 3600)
+    old, new = [touch_key(f"old{i}") for i in range(7)], [touch_key(f"new{i}") for i in range(2)]
+    db.executemany("INSERT INTO seen VALUES (?, ?)", [(k, hour) for k in old] + [(k, hour + 30) for k in new])
+    db.executemany("INSERT INTO buckets VALUES ('t:', ?, ?)", [(hour, len(old)), (hour + 30, len(new))])
+    db.commit()
+    db.close()
+
+    clock = Clock()
+    index = open_index(tmp_path, clock, chunk=3)
+    assert index.position == 9 and index.seen(old + new) == set(old + new)
+    assert not index._db.execute("SELECT name FROM sqlite_master WHERE name = 'seen_bucket'").fetchall()
+    clock.set(timedelta(days=7, hours=2))  # the first hour is due, the one 30 hours later is not
+    assert [index.expire() for _ in range(4)] == [3, 3, 1, 0]
+    assert index.seen(old + new) == set(new)
+    assert index.stats()["families"]["touch"]["keys"] == 2
+    clock.set(timedelta(days=9))
+    assert index.expire() == 2 and index.count() == 0 and index.stats()["keys"] == 0
+    index.close()
+
+
+def test_a_key_recorded_again_is_forgotten_with_the_hour_that_first_stored_it(tmp_path: Path) -> None:
+    """Recording the same range of the log twice (a flush redone after a crash) lists its keys twice; the
+    key stays dated to its first hour, is forgotten with it, and the second listing deletes nothing."""
+    clock = Clock()
+    index = open_index(tmp_path, clock)
+    index.record([touches("a", "b")], 1)
+    clock.set(timedelta(hours=5))
+    index.record([touches("a", "b", "c")], 2)
+    assert index.stats()["families"]["touch"]["keys"] == 3
+    clock.set(timedelta(days=7, hours=2))
+    assert index.expire() == 2 and index.seen([touch_key(k) for k in "abc"]) == {touch_key("c")}
+    clock.set(timedelta(days=7, hours=7))
+    assert index.expire() == 1 and index.count() == 0 and index.stats()["keys"] == 0
+    index.close()
+
+
 def test_retention_comes_from_the_intake_settings() -> None:
     assert Retention.from_settings(load_settings({}).intake) == RETENTION
     intake = load_settings({"SEEDCART__INTAKE__DEDUPE_RETENTION_TOUCH": "36h",
