@@ -13,7 +13,7 @@ import time
 import traceback
 
 #: In the order of the data flow.
-BENCHMARKS = ("sim", "redirect", "intake", "compaction", "attribution", "incremental", "dashboard")
+BENCHMARKS = ("sim", "redirect", "intake", "dedupe", "compaction", "attribution", "incremental", "dashboard")
 
 
 def main(argv: list[str] | None = None) -> int:
