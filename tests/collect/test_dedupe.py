@@ -44,3 +44,34 @@ def test_keys_stay_in_memory_until_the_entry_that_holds_them_is_recorded(tmp_pat
     assert index.recent == {"t:d"}  # never appended: kept until it is, or released
     assert index.seen(["t:d", "t:e", "t:a"]) == {"t:d"}
     index.close()
+
+
+def test_with_the_filter_loaded_seen_answers_the_same_and_asks_the_file_only_about_keys_it_may_hold(
+        tmp_path: Path) -> None:
+    index = DedupeIndex(tmp_path / "dedupe.sqlite")
+    index.record([(1, "touch", [{"event_id": f"old{i}"} for i in range(200)])], 1)
+    index.close()
+
+    server = DedupeIndex(tmp_path / "dedupe.sqlite")
+    worker = DedupeIndex(tmp_path / "dedupe.sqlite")  # the flush worker's own handle on the same file
+    server.load_filter()
+    looked_up: list[str] = []
+    server._reader.set_trace_callback(looked_up.append)
+    new = [touch_key(f"new{i}") for i in range(500)]
+    assert server.seen(new) == set()
+    assert len(looked_up) <= 1  # at most the few the filter wrongly holds, in one statement (usually none)
+
+    # Keys the server appends are recorded by the worker, then pruned from the server's memory: the
+    # server's filter takes them as they leave memory, so they are still found.
+    appended = [touch_key(f"a{i}") for i in range(50)]
+    server.claim(appended)
+    server.appended(appended, 2)
+    worker.record_keys({"t:": appended}, 2)
+    server.prune(2)
+    assert server.recent == set()
+    old = [touch_key(f"old{i}") for i in range(200)]
+    assert server.seen([*old, *appended, *new[:10]]) == {*old, *appended}
+    server.record_keys({"t:": [touch_key("here")]}, 3)  # recorded by the server itself
+    assert server.seen([touch_key("here"), touch_key("nowhere")]) == {touch_key("here")}
+    for handle in (server, worker):
+        handle.close()
