@@ -18,6 +18,7 @@ near each part's design rate however many keys come.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Final
 
@@ -69,10 +70,17 @@ class KeyFilter:
 
     def __init__(self, capacity: int = 1 << 20) -> None:
         self._parts = [_Part(max(1024, capacity))]
+        self._adding = threading.Lock()
 
     def add(self, keys: Iterable[str]) -> None:
-        """Remember ``keys``."""
+        """Remember ``keys``. Safe from several threads (adds take turns: setting bits is a read, an or
+        and a write of each byte, which two threads at once could undo for each other); a lookup meanwhile
+        may not see the keys being added yet."""
         batch = keys if isinstance(keys, Sequence) else list(keys)
+        with self._adding:
+            self._add(batch)
+
+    def _add(self, batch: Sequence[str]) -> None:
         while batch:
             part = self._parts[-1]
             room = part.capacity - part.count
