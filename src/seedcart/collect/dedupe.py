@@ -84,8 +84,12 @@ EXPIRE_CHUNK = 5_000
 #: SQLite's limit on bound parameters is 32766 since 3.32; stay well under it.
 _CHUNK = 900
 _JOIN_SQL = "SELECT s.k FROM json_each(?) AS j JOIN seen AS s ON s.k = j.value"
-_INSERT_SQL = "INSERT OR IGNORE INTO seen (k, bucket) SELECT value, ? FROM json_each(?)"
-_DELETE_SQL = "DELETE FROM seen WHERE bucket = ? AND k IN (SELECT value FROM json_each(?))"
+#: (keys as one JSON array, the same one key at a time) for adding keys dated to an hour, and for
+#: deleting keys still dated to it; both take (hour, keys)
+_INSERT_SQL = ("INSERT OR IGNORE INTO seen (k, bucket) SELECT value, ? FROM json_each(?)",
+               "INSERT OR IGNORE INTO seen (bucket, k) VALUES (?, ?)")
+_DELETE_SQL = ("DELETE FROM seen WHERE bucket = ? AND k IN (SELECT value FROM json_each(?))",
+               "DELETE FROM seen WHERE bucket = ? AND k = ?")
 _TALLY_SQL = ("INSERT INTO buckets (family, bucket, keys) VALUES (?, ?, ?) "
               "ON CONFLICT (family, bucket) DO UPDATE SET keys = keys + excluded.keys")
 _FAMILY_SQL = "substr(k, 1, instr(k, ':'))"  # the family prefix of a key, as family_of() spells it
@@ -273,7 +277,7 @@ class DedupeIndex:
         keys: list[str] = []
         for bucket, key in rows:
             at = (bucket, family_of(key))
-            if at != group or len(keys) >= self.expire_chunk:
+            if at != group or len(keys) >= self.expire_chunk:  # an hour's keys need not all be in memory
                 if group is not None:
                     self._list(group[1], group[0], keys)
                 group, keys = at, []
@@ -364,11 +368,10 @@ class DedupeIndex:
                 if self._filter is not None:
                     self._filter.add(keys)
                 ordered = sorted(keys)  # each page of the key index is visited once, in order
-                added = self._insert(ordered, bucket)
+                added = self._each_key(_INSERT_SQL, bucket, ordered)
                 if added:
                     db.execute(_TALLY_SQL, (family, bucket, added))
-                for i in range(0, len(ordered), self.expire_chunk):
-                    self._list(family, bucket, ordered[i:i + self.expire_chunk])
+                self._list(family, bucket, ordered)
             db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('position', ?)", (position,))
         recorded = sum(len(keys) for keys in families.values())
         try:
@@ -377,24 +380,27 @@ class DedupeIndex:
             logger.exception("dedupe index %s: forgetting expired keys failed", self.path)
         return recorded
 
-    def _insert(self, keys: list[str], bucket: int) -> int:
-        """Add ``keys`` to the SQLite file (inside the caller's transaction), dated ``bucket``; how many
-        were new. As one JSON array when SQLite has JSON and the keys encode, which spares a Python
-        round trip per key."""
+    def _each_key(self, statements: tuple[str, str], bucket: int, keys: list[str]) -> int:
+        """Run ``statements`` (``_INSERT_SQL`` or ``_DELETE_SQL``) for ``keys`` and hour ``bucket``
+        inside the caller's transaction; how many rows changed. As one JSON array when SQLite has JSON
+        and the keys encode, which spares a Python round trip per key."""
+        by_array, by_key = statements
         before = self._db.total_changes
         if self._json:
             try:
-                self._db.execute(_INSERT_SQL, (bucket, orjson.dumps(keys).decode()))
+                self._db.execute(by_array, (bucket, orjson.dumps(keys).decode()))
                 return self._db.total_changes - before
             except (sqlite3.OperationalError, TypeError):
                 pass
-        self._db.executemany("INSERT OR IGNORE INTO seen (k, bucket) VALUES (?, ?)", [(k, bucket) for k in keys])
+        self._db.executemany(by_key, [(bucket, k) for k in keys])
         return self._db.total_changes - before
 
     def _list(self, family: str, bucket: int, keys: list[str]) -> None:
-        """Note ``keys`` (at most a chunk) as recorded in ``bucket``, for :meth:`_forget`."""
-        self._db.execute("INSERT INTO dated (family, bucket, keys) VALUES (?, ?, ?)",
-                         (family, bucket, orjson.dumps(keys).decode()))
+        """Note ``keys`` as recorded in ``bucket``, for :meth:`_forget`: in lists of at most a chunk."""
+        chunk = self.expire_chunk
+        self._db.executemany("INSERT INTO dated (family, bucket, keys) VALUES (?, ?, ?)",
+                             [(family, bucket, orjson.dumps(keys[i:i + chunk]).decode())
+                              for i in range(0, len(keys), chunk)])
 
     def expire(self, limit: int | None = None) -> int:
         """Forget keys older than their family's retention, oldest hours first: at most ``limit`` listed
@@ -440,7 +446,7 @@ class DedupeIndex:
                     return deleted, looked, True
                 listed: list[str] = orjson.loads(row[1])
                 now, rest = listed[:chunk - looked], listed[chunk - looked:]
-                deleted += self._delete(now, bucket)
+                deleted += self._each_key(_DELETE_SQL, bucket, now)
                 looked += len(now)
                 if rest:
                     db.execute("UPDATE dated SET keys = ? WHERE id = ?", (orjson.dumps(rest).decode(), row[0]))
@@ -448,17 +454,6 @@ class DedupeIndex:
                     db.execute("DELETE FROM dated WHERE id = ?", (row[0],))
             db.execute("UPDATE buckets SET keys = keys - ? WHERE family = ? AND bucket = ?", (deleted, family, bucket))
         return deleted, looked, False
-
-    def _delete(self, keys: list[str], bucket: int) -> int:
-        """Delete those of ``keys`` still dated ``bucket`` (inside the caller's transaction); how many."""
-        if self._json:
-            try:
-                return int(self._db.execute(_DELETE_SQL, (bucket, orjson.dumps(keys).decode())).rowcount)
-            except sqlite3.OperationalError:  # no json_each in this SQLite build
-                self._json = False
-        before = self._db.total_changes
-        self._db.executemany("DELETE FROM seen WHERE bucket = ? AND k = ?", [(bucket, k) for k in keys])
-        return self._db.total_changes - before
 
     def prune(self, position: int) -> None:
         """Drop in-memory keys whose entries the SQLite file now holds (call on the owning thread): a

@@ -218,7 +218,7 @@ def _read_batch(body: bytes) -> Messages | None:
         pass
     else:
         if len(tracks.batch) == len(envelope.batch):
-            return Messages(list(tracks.batch), envelope.sentAt, envelope.writeKey, envelope.batch)
+            return Messages(tracks.batch, envelope.sentAt, envelope.writeKey, envelope.batch)
     rows: list[Any] = []
     misses = 0
     for row, raw in enumerate(envelope.batch):
