@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="50K and 100K touches, Spark at 50K")
     parser.add_argument("--sizes", default="1M,10M,100M", help="touch counts, comma-separated")
     parser.add_argument("--spark-size", default="10M", help="size also run on Spark local ('' for none)")
-    parser.add_argument("--memory-limit", default="6GB",
+    parser.add_argument("--memory-limit", default="4GB",
                         help="DuckDB memory_limit (spills beyond); the process peaks above it (the path solve's "
                              "arrays are outside it): the table prints the peak")
     parser.add_argument("--threads", type=int, default=2)

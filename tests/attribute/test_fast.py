@@ -98,3 +98,31 @@ def test_a_click_id_recorded_more_than_once_credits_its_latest_click_on_both_pat
     _assert_same(fast, portable)
     assert set(zip(fast["model"].to_pylist(), fast["touch_event_id"].to_pylist(), strict=True)) == {
         (model, "k-b") for model in AttributionConfig().models}
+
+
+def test_fast_path_in_user_parts_and_summary_chunks_equals_the_portable_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    # At scale the fast path builds the non-converting paths one part of the users at a time and
+    # solves the path summary a few groups at a time; small limits send a small world that way.
+    from seedcart.attribute import fast as fast_module
+    from seedcart.attribute import paths
+
+    world = random_world(seed=3)
+    portable = _both(world, AttributionConfig())[1]
+    seen: dict[str, int] = {}
+    whole_summary, whole_chunks = paths.path_summary, paths.summary_chunks
+
+    def summary_in_parts(*args: object, user_parts: int = 1, **kwargs: object) -> object:
+        seen["parts"] = max(seen.get("parts", 0), user_parts)
+        return whole_summary(*args, user_parts=user_parts, **kwargs)  # type: ignore[arg-type]
+
+    def one_group_a_chunk(summary: object, chunk_touches: int = 0) -> list[pa.Table]:
+        plans = whole_chunks(summary, 1)  # type: ignore[arg-type]
+        seen["chunks"] = max(seen.get("chunks", 0), len(plans))
+        return plans
+
+    monkeypatch.setattr(fast_module, "PART_TOUCHES", 40)
+    monkeypatch.setattr(paths, "path_summary", summary_in_parts)
+    monkeypatch.setattr(paths, "summary_chunks", one_group_a_chunk)
+    fast = _both(world, AttributionConfig())[0]
+    assert seen["parts"] >= 3 and seen["chunks"] >= 2
+    _assert_same(fast, portable)

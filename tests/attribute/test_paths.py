@@ -120,3 +120,25 @@ def test_markov_on_a_hand_worked_chain() -> None:
     # P(conv) = 3/5. Without A: start->B only (p(B->conv) = 1/3) = 2/5 * 1/3; without B: 3/5 * 2/3.
     assert effects["A"] == pytest.approx(1 - (2 / 15) / (3 / 5), rel=1e-12)
     assert effects["B"] == pytest.approx(1 - (2 / 5) / (3 / 5), rel=1e-12)
+
+
+def test_summary_chunks_pack_whole_groups_in_order_up_to_the_touch_limit() -> None:
+    import pyarrow as pa
+
+    from seedcart.attribute.paths import summary_chunks
+    from seedcart.attribute.pathsolve import SEP
+    from seedcart.lake.engines import connect, register_arrow
+
+    def path(n: int) -> str:
+        return SEP.join(f"n{i}" for i in range(n))
+
+    # (bkey, action) groups holding 3, 4, 9 and 2 touches; the empty path counts none
+    rows = [(1, "order", path(2)), (1, "order", path(1)), (1, "cart", path(4)), (2, "order", path(9)),
+            (3, "order", path(2)), (3, "order", "")]
+    summary = register_arrow(connect("duckdb"), pa.table({
+        "_bkey": [r[0] for r in rows], "action": [r[1] for r in rows], "path": [r[2] for r in rows]}), "s")
+    plans = [p.to_pylist() for p in summary_chunks(summary, 7)]
+    assert plans == [[{"_bkey": 1, "action": "cart"}, {"_bkey": 1, "action": "order"}],
+                     [{"_bkey": 2, "action": "order"}],  # more than 7 on its own: never split
+                     [{"_bkey": 3, "action": "order"}]]
+    assert [len(p) for p in summary_chunks(summary, 100)] == [4]

@@ -36,7 +36,7 @@ import ibis.expr.types as ir
 from seedcart.attribute.backends import materialise, quote
 from seedcart.attribute.candidates import prepare_events, prepare_touches
 from seedcart.attribute.config import AttributionConfig
-from seedcart.attribute.paths import PATH_RULES, solve_paths
+from seedcart.attribute.paths import PART_TOUCHES, PATH_RULES, solve_paths
 from seedcart.attribute.pathsolve import SEP
 from seedcart.attribute.pathstore import PathStore
 from seedcart.lake.credit import unpack_sql
@@ -207,8 +207,9 @@ def fast_credit(touches: ir.Table, events: ir.Table, identity: ir.Table | None, 
         c_t = con.table(cand_name).select("_eid", "_tid")
         wide = c_t.join(ev_t.drop("match_key", "click_id", "received_at", "category", "sample_rate"), "_eid")
         wide = wide.join(tt_t.select("_tid", "t_ts", "t_event_id", "t_note_id", "t_user_id"), "_tid")
+        touch_count = int(con.con.execute(f"SELECT count(*) FROM {every}").fetchall()[0][0])
         per_event, shares = solve_paths(wide, ev_t, all_t, config, path_chosen, conv=con.table(conv_name), store=paths,
-                                        ordered=True)
+                                        ordered=True, user_parts=max(1, math.ceil(touch_count / PART_TOUCHES)))
         path_of = quote(_temp("path_of"))
         _raw(con, f"CREATE TEMP TABLE {path_of} AS SELECT e._eid, p._ppid FROM {ev} e "
                   f"JOIN ({ibis.to_sql(per_event, dialect='duckdb')}) p ON e.partner = p._pp AND e.event_id = p._pe",

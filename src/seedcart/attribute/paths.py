@@ -17,6 +17,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from seedcart.attribute.backends import materialise
 from seedcart.attribute.candidates import f64, i64
@@ -25,7 +26,7 @@ from seedcart.attribute.markov import markov_shares
 from seedcart.attribute.pathsolve import SEP, solve_summary
 from seedcart.attribute.pathstore import PathStore
 from seedcart.attribute.shapley import ShareRule, shapley_shares
-from seedcart.lake.engines import register_arrow
+from seedcart.lake.engines import copy_arrow, register_arrow
 from seedcart.types import TOUCH_CLASSES
 
 logger = logging.getLogger(__name__)
@@ -58,13 +59,18 @@ def converting_paths(c: ir.Table) -> ir.Table:
 
 
 def path_summary(c: ir.Table, conv: ir.Table, events: ir.Table, touches: ir.Table,
-                 config: AttributionConfig, *, ordered: bool = False) -> ir.Table:
+                 config: AttributionConfig, *, ordered: bool = False, user_parts: int = 1) -> ir.Table:
     """``(_bkey, action, path, conversions, non_conversions, revenue)`` for every path seen.
 
     ``conv`` is :func:`converting_paths` of the candidates ``c``. ``ordered`` builds the users' paths
     with one order-sensitive aggregate instead of a window and a sort of structs: the same strings, for
     an engine that has such aggregates (DuckDB; Spark has not). The fast path asks for it (the 10M
     summary: 3.95-4.52 s against 4.57-4.82 s), and ``tests/attribute/test_fast.py`` proves it equal.
+
+    ``user_parts`` above 1 builds the non-converting paths that many times, each time for the users
+    whose id hashes to that part, and keeps each part's counts per path (computed then: a temp table
+    on DuckDB), so no step holds every user's path at once. DuckDB's ordered aggregate does not spill:
+    at 100M touches, one pass ran out of memory under a 4 GB limit.
     """
     conv_sum = conv.group_by(["_bkey", "action", "path"]).aggregate(
         conversions=conv.weight.sum(),
@@ -79,6 +85,28 @@ def path_summary(c: ir.Table, conv: ir.Table, events: ir.Table, touches: ir.Tabl
                             for cls in TOUCH_CLASSES])
     tt = touches.filter(touches.t_ts < end_lit, touches.t_ts >= end_lit - lookback.as_interval("s"))
     tt = tt.mutate(_bkey=ibis.coalesce(tt.t_brand_id, i64(-1)))
+    cb = c.mutate(_bkey=ibis.coalesce(c.brand_id, i64(-1)))
+    actions = cb.select("_bkey", "action").distinct()
+    converters = cb.select(_cbkey=cb._bkey, _caction=cb.action, _cuser=cb.t_user_id).distinct()
+    if user_parts > 1:  # what every part reads is computed once: the window's touches, narrow, by part
+        actions, converters = materialise(actions, "actions"), materialise(converters, "converters")
+        tt = materialise(tt.select("t_user_id", "_bkey", "t_ts", "t_event_id", "t_note_id",
+                                   _part=(tt.t_user_id.hash() % user_parts).abs()), "window_touches")
+        non_sums = [materialise(_non_converting(tt.filter(tt._part == k), actions, converters, ordered=ordered),
+                                f"non_converting_{k}") for k in range(user_parts)]
+        non_sum = non_sums[0].union(*non_sums[1:], distinct=False)
+    else:
+        non_sum = _non_converting(tt, actions, converters, ordered=ordered)
+    non_sum = non_sum.mutate(conversions=f64(0.0), revenue=f64(0.0))
+    both = conv_sum.union(non_sum.select(*conv_sum.columns))
+    return both.group_by(["_bkey", "action", "path"]).aggregate(
+        conversions=both.conversions.sum(), non_conversions=both.non_conversions.sum(),
+        revenue=both.revenue.sum())
+
+
+def _non_converting(tt: ir.Table, actions: ir.Table, converters: ir.Table, *, ordered: bool) -> ir.Table:
+    """``(_bkey, action, path, non_conversions)``: how many users of the touches ``tt`` (in the window,
+    with ``_bkey``) have each path and no event of that brand and action (``converters``)."""
     if ordered:
         notes = tt.t_note_id.collect(order_by=[tt.t_ts, tt.t_event_id])
         user_paths = tt.group_by(["t_user_id", "_bkey"]).aggregate(path=notes.join(SEP))
@@ -86,20 +114,12 @@ def path_summary(c: ir.Table, conv: ir.Table, events: ir.Table, touches: ir.Tabl
         pos = ibis.row_number().over(group_by=[tt.t_user_id, tt._bkey], order_by=[tt.t_ts, tt.t_event_id])
         tt = tt.mutate(_pos=pos)
         user_paths = tt.group_by(["t_user_id", "_bkey"]).aggregate(path=_path(tt._pos, tt.t_note_id))
-    cb = c.mutate(_bkey=ibis.coalesce(c.brand_id, i64(-1)))
-    actions = cb.select("_bkey", "action").distinct()
-    converters = cb.select(_cbkey=cb._bkey, _caction=cb.action, _cuser=cb.t_user_id).distinct()
     nonconv = user_paths.join(actions, "_bkey")
     nonconv = nonconv.anti_join(converters, [nonconv._bkey == converters._cbkey,
                                              nonconv.action == converters._caction,
                                              nonconv.t_user_id == converters._cuser])
-    non_sum = nonconv.group_by(["_bkey", "action", "path"]).aggregate(
+    return nonconv.group_by(["_bkey", "action", "path"]).aggregate(
         non_conversions=nonconv.t_user_id.count().cast("float64"))
-    non_sum = non_sum.mutate(conversions=f64(0.0), revenue=f64(0.0))
-    both = conv_sum.union(non_sum.select(*conv_sum.columns))
-    return both.group_by(["_bkey", "action", "path"]).aggregate(
-        conversions=both.conversions.sum(), non_conversions=both.non_conversions.sum(),
-        revenue=both.revenue.sum())
 
 
 def solve_shares(summary: pa.Table, models: list[str]) -> tuple[pa.Table, pa.Table]:
@@ -112,35 +132,99 @@ def solve_shares(summary: pa.Table, models: list[str]) -> tuple[pa.Table, pa.Tab
     return solve_summary(summary, models)
 
 
+#: Touches of the path summary solved at once (whole groups; a larger group is solved alone): the
+#: solve's arrays take about 100-150 bytes a touch, and each group is solved on its own anyway.
+CHUNK_TOUCHES = 10_000_000
+#: Touches in the window per part of the users when the non-converting paths are built
+#: (:func:`path_summary`'s ``user_parts``; the fast path counts them).
+PART_TOUCHES = 20_000_000
+
+
+def _touch_count(path: ir.StringValue) -> ir.IntegerValue:
+    """The number of notes in a path string (0 for an empty or missing one)."""
+    seps = path.length() - path.replace(SEP, "").length()
+    return ibis.ifelse(path.isnull() | (path == ""), i64(0), seps + 1)
+
+
+def summary_chunks(summary: ir.Table, chunk_touches: int = CHUNK_TOUCHES) -> list[pa.Table]:
+    """The groups ``(_bkey, action)`` of ``summary`` packed, in order, into chunks of at most
+    ``chunk_touches`` touches (a group with more is a chunk of its own), each chunk a table of its
+    groups ``(_bkey, action)``."""
+    sizes = summary.group_by(["_bkey", "action"]).aggregate(_touches=_touch_count(summary.path).sum())
+    rows = sizes.order_by(["_bkey", "action"]).to_pyarrow().to_pylist()
+    plans: list[pa.Table] = []
+    chunk: list[dict[str, Any]] = []
+    held = 0
+    for row in rows:
+        touches = int(row["_touches"] or 0)
+        if chunk and held + touches > chunk_touches:
+            plans.append(pa.Table.from_pylist(chunk))
+            chunk, held = [], 0
+        chunk.append({"_bkey": row["_bkey"], "action": row["action"]})
+        held += touches
+    if chunk:
+        plans.append(pa.Table.from_pylist(chunk))
+    return plans
+
+
+def _shift(table: pa.Table, offset: int) -> pa.Table:
+    """``table`` with ``offset`` added to its ``_pid`` column."""
+    if not offset:
+        return table
+    index = table.column_names.index("_pid")
+    return table.set_column(index, "_pid", pc.add(table["_pid"], pa.scalar(offset, pa.int64())))
+
+
 def solve_paths(c: ir.Table, events: ir.Table, touches: ir.Table, config: AttributionConfig,
                 models: list[str], *, conv: ir.Table | None = None, store: PathStore | None = None,
-                ordered: bool = False) -> tuple[ir.Table, ir.Table]:
+                ordered: bool = False, user_parts: int = 1,
+                chunk_touches: int | None = None) -> tuple[ir.Table, ir.Table]:
     """Solve the path models once for candidate rows ``c``: ``(per_event, shares)``.
 
     ``per_event`` gives each event's converting path id ``(_pp, _pe, _ppid)`` (partner, event id,
     path id); ``shares`` each note's share of one conversion on a path ``(_pid, _snote, _smodel,
     _share)``. Paths are joined back by this small integer id: the long path strings are matched once
     per event, not once per (event, touch). ``conv``, when given, is :func:`converting_paths` of ``c``
-    computed by an engine's fast path, as is ``ordered`` (:func:`path_summary`). With a ``store``, a full
-    solve is saved to it, or (``store.reuse``) the shares come from its saved solve instead
-    (``seedcart.attribute.pathstore``).
+    computed by an engine's fast path, as are ``ordered`` and ``user_parts`` (:func:`path_summary`).
+    With a ``store``, a full solve is saved to it, or (``store.reuse``) the shares come from its saved
+    solve instead (``seedcart.attribute.pathstore``).
+
+    The summary stays in the engine and is solved in chunks of whole groups of about ``chunk_touches``
+    touches (:data:`CHUNK_TOUCHES` by default; :func:`summary_chunks`), each chunk's ids and shares
+    copied into the engine before the next, so the process holds one chunk's arrays at a time.
     """
     started = time.perf_counter()
     conv = conv if conv is not None else materialise(converting_paths(c), "paths")
     converted = time.perf_counter()
+    con = c.get_backend()
     if store is not None and store.reuse:
         path_ids, share_rows = store.shares_for(conv.to_pyarrow(), models)
         logger.debug("paths: %d from the stored solve in %.2f s", path_ids.num_rows, time.perf_counter() - converted)
+        ids, shares = register_arrow(con, path_ids, "path_ids"), register_arrow(con, share_rows, "shares")
     else:
-        summary = path_summary(c, conv, events, touches, config, ordered=ordered).to_pyarrow()
+        summary = materialise(path_summary(c, conv, events, touches, config, ordered=ordered, user_parts=user_parts),
+                              "summary")
         summarised = time.perf_counter()
-        path_ids, share_rows = solve_shares(summary, models)
+        id_parts, share_parts, kept = [], [], []
+        offset = 0
+        plans = summary_chunks(summary, CHUNK_TOUCHES if chunk_touches is None else chunk_touches)
+        for plan in plans or [pa.table({"_bkey": pa.array([], pa.int64()), "action": pa.array([], pa.string())})]:
+            groups = register_arrow(con, plan, "summary_chunk")
+            part = summary.semi_join(groups, ["_bkey", "action"]).to_pyarrow()
+            part_ids, part_shares = solve_shares(part, models)
+            part_ids, part_shares = _shift(part_ids, offset), _shift(part_shares, offset)
+            offset += part_ids.num_rows
+            id_parts.append(copy_arrow(con, part_ids, "path_ids"))
+            share_parts.append(copy_arrow(con, part_shares, "shares"))
+            if store is not None:
+                kept.append((part, part_ids, part_shares))
         if store is not None:
-            store.save(summary, path_ids, share_rows, models)
-        logger.debug("paths: converting %.2f s, summary of %d paths %.2f s, solved in %.2f s", converted - started,
-                     summary.num_rows, summarised - converted, time.perf_counter() - summarised)
-    con = c.get_backend()
-    ids, shares = register_arrow(con, path_ids, "path_ids"), register_arrow(con, share_rows, "shares")
+            whole = [pa.concat_tables([k[i] for k in kept]) for i in range(3)]
+            store.save(whole[0], whole[1], whole[2], models)
+        ids = id_parts[0].union(*id_parts[1:], distinct=False) if len(id_parts) > 1 else id_parts[0]
+        shares = share_parts[0].union(*share_parts[1:], distinct=False) if len(share_parts) > 1 else share_parts[0]
+        logger.debug("paths: converting %.2f s, summary %.2f s, %d chunks solved in %.2f s", converted - started,
+                     summarised - converted, len(plans), time.perf_counter() - summarised)
     per_event = conv.join(ids, [conv._bkey == ids._sbkey, conv.action == ids._saction, conv.path == ids._spath])
     per_event = materialise(per_event.select(_pp=per_event.partner, _pe=per_event.event_id,
                                              _ppid=per_event._pid), "path_of_event")

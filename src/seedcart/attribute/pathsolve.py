@@ -104,6 +104,7 @@ def _markov_effects(paths: _Paths) -> np.ndarray:
     effect = np.zeros(len(paths.codes))
     groups = int(paths.group.max()) + 1 if len(paths.group) else 0
     row_bounds = _bounds(paths.group, groups)
+    state = np.zeros(max(len(paths.notes), 1), dtype=np.int64)  # note code -> state in the current group
     for g in range(groups):
         lo_row, hi_row = int(row_bounds[g]), int(row_bounds[g + 1])
         lo = int(paths.start[lo_row]) if hi_row > lo_row else 0
@@ -112,8 +113,11 @@ def _markov_effects(paths: _Paths) -> np.ndarray:
             continue
         codes = paths.codes[lo:hi]
         rows = paths.row_of[lo:hi]
-        used = np.unique(codes)
-        local = np.searchsorted(used, codes) + 1  # state 0 is start
+        # the group's notes in code order are its states 1.. (0 is start): a table look-up per touch
+        # rather than a sort of the group's touches (np.unique) and a search per touch
+        used = np.flatnonzero(np.bincount(codes, minlength=len(state)))
+        state[used] = np.arange(1, len(used) + 1)
+        local = state[codes]
         size = len(used) + 1
         weight = paths.total[rows]
         first = np.ones(len(codes), dtype=bool)

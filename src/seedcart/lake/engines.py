@@ -84,3 +84,20 @@ def register_arrow(con: Any, data: pa.Table, tag: str) -> ir.Table:
             return con.table(name)
     con._session.createDataFrame(data).createOrReplaceTempView(name)  # Spark 4 takes Arrow tables as they are
     return con.table(name)
+
+
+def copy_arrow(con: Any, data: pa.Table, tag: str) -> ir.Table:
+    """An Arrow table copied into the engine (a DuckDB temp table, spilled under its memory limit like
+    its own; a cached Spark DataFrame), so the caller may drop ``data``: :func:`register_arrow` reads
+    the Arrow table where it is, for as long as the Ibis table is used."""
+    if con.name != "duckdb":
+        return register_arrow(con, data, tag).cache()
+    name = f"_seedcart_{tag}_{uuid.uuid4().hex[:12]}"
+    con.con.register(name + "_arrow", data)
+    try:
+        con.con.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM "{name}_arrow"')
+    finally:
+        con.con.unregister(name + "_arrow")
+    with warnings.catch_warnings():  # Ibis 12 reads the schema with a call DuckDB 2 deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return con.table(name)
