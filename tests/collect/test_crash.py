@@ -110,6 +110,14 @@ def test_kill_dash_nine_loses_nothing_acknowledged_and_duplicates_nothing(tmp_pa
             assert retry["duplicate"] == 40
             body = acked["backflow"][-1]
             assert c.post("/v1/backflow/jd", content=body, headers=signed(keys, "jd", body)).json()["duplicate"] == 20
+            # the dedupe index's in-memory filter loads while the server serves; once it answers
+            # first, retries are still found
+            deadline = time.monotonic() + 30
+            while c.get("/v1/intake/health").json()["dedupe_filter"] != "ready":
+                assert time.monotonic() < deadline, "the dedupe filter did not load"
+                time.sleep(0.05)
+            retry = c.post("/v1/batch", json=acked["touch"][-1], auth=(keys.source, "")).json()
+            assert retry["duplicate"] == 40
             wait_flushed(c)
     finally:
         proc.send_signal(signal.SIGTERM)

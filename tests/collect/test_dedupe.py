@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
+
+from seedcart.collect import dedupe
 from seedcart.collect.dedupe import DedupeIndex, touch_key
+from seedcart.collect.keyfilter import KeyFilter
 
 
 def test_seen_finds_recorded_and_claimed_keys_and_survives_a_reopen(tmp_path: Path) -> None:
@@ -73,5 +79,53 @@ def test_with_the_filter_loaded_seen_answers_the_same_and_asks_the_file_only_abo
     assert server.seen([*old, *appended, *new[:10]]) == {*old, *appended}
     server.record_keys({"t:": [touch_key("here")]}, 3)  # recorded by the server itself
     assert server.seen([touch_key("here"), touch_key("nowhere")]) == {touch_key("here")}
+    for handle in (server, worker):
+        handle.close()
+
+
+def test_a_filter_loaded_while_serving_misses_no_key_recorded_or_pruned_during_the_load(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = [touch_key(f"old{i:03d}") for i in range(100)]
+    first = DedupeIndex(tmp_path / "dedupe.sqlite")
+    first.record_keys({"t:": old}, 1)
+    first.close()
+
+    # The loader reads 10 keys, then waits in its first add until the test has recorded and pruned.
+    go = threading.Event()
+
+    class Paused(KeyFilter):
+        def add(self, keys: Iterable[str]) -> None:
+            if threading.current_thread().name == "dedupe-filter":
+                assert go.wait(30)
+            super().add(keys)
+
+    monkeypatch.setattr(dedupe, "KeyFilter", Paused)
+    monkeypatch.setattr(dedupe, "_FILL_CHUNK", 10)
+    server = DedupeIndex(tmp_path / "dedupe.sqlite")
+    worker = DedupeIndex(tmp_path / "dedupe.sqlite")  # the flush worker's own handle on the same file
+    loader = server.load_filter(background=True)
+    assert loader is not None and server.filter_state == "loading"
+    assert server.seen([*old, touch_key("new")]) == set(old)  # meanwhile the file answers
+
+    # recorded by the server itself, and appended by it then recorded by the worker and pruned; the
+    # "aa" keys sort before every key the loader has read, so only these two paths can give them to it
+    mine, theirs = [touch_key("aa-mine"), touch_key("zz-mine")], [touch_key("aa-theirs"), touch_key("zz-theirs")]
+    server.record_keys({"t:": mine}, 2)
+    server.claim(theirs)
+    server.appended(theirs, 3)
+    worker.record_keys({"t:": theirs}, 3)
+    server.prune(3)
+    assert server.recent == set() and server.filter_state == "loading"
+    go.set()
+    loader.join(30)
+    assert server.filter_state == "ready"
+
+    looked_up: list[str] = []
+    server._reader.set_trace_callback(looked_up.append)
+    new = [touch_key(f"new{i}") for i in range(500)]
+    assert server.seen(new) == set()
+    assert len(looked_up) <= 1  # the filter answers (but for the few it wrongly holds)
+    everything = [*old, *mine, *theirs]
+    assert server.seen([*everything, *new[:5]]) == set(everything)
     for handle in (server, worker):
         handle.close()

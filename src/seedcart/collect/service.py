@@ -241,7 +241,8 @@ class IntakeService:
         """Log position, queue depth, flusher progress, counters, and the keys the dedupe index keeps
         and since when (shown at /healthz)."""
         out: dict[str, Any] = {"log": self.log.status(), "counts": dict(self.counts),
-                               "dedupe_recent": len(self.dedupe.recent), "dedupe": self.dedupe.stats()}
+                               "dedupe_recent": len(self.dedupe.recent), "dedupe": self.dedupe.stats(),
+                               "dedupe_filter": self.dedupe.filter_state}
         if self.flusher is not None:
             out["lake"] = self.flusher.status()
         return out

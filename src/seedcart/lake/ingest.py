@@ -319,7 +319,7 @@ async def open_intake(settings: Settings, catalog: Catalog, *, background: bool 
         replayed = await asyncio.to_thread(flusher.recover, log.fsynced_position)
         if replayed:
             logger.info("replayed %d log records into the lake in %.1f s", replayed, (now_us() - started) / 1e6)
-        await asyncio.to_thread(index.load_filter)  # every key recorded so far; before serving
+        index.load_filter(background=True)  # every key recorded so far, read while the server serves
         service = IntakeService(settings, catalog, log, index)
         runner: Flusher = flusher
         if background and settings.intake.flush_process:
