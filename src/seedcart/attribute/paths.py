@@ -89,11 +89,18 @@ def path_summary(c: ir.Table, conv: ir.Table, events: ir.Table, touches: ir.Tabl
     actions = cb.select("_bkey", "action").distinct()
     converters = cb.select(_cbkey=cb._bkey, _caction=cb.action, _cuser=cb.t_user_id).distinct()
     if user_parts > 1:  # what every part reads is computed once: the window's touches, narrow, by part
+        started = time.perf_counter()
         actions, converters = materialise(actions, "actions"), materialise(converters, "converters")
         tt = materialise(tt.select("t_user_id", "_bkey", "t_ts", "t_event_id", "t_note_id",
                                    _part=(tt.t_user_id.hash() % user_parts).abs()), "window_touches")
-        non_sums = [materialise(_non_converting(tt.filter(tt._part == k), actions, converters, ordered=ordered),
-                                f"non_converting_{k}") for k in range(user_parts)]
+        logger.debug("paths: converters and the window's touches in %.2f s", time.perf_counter() - started)
+        non_sums = []
+        for k in range(user_parts):
+            started = time.perf_counter()
+            non_sums.append(materialise(_non_converting(tt.filter(tt._part == k), actions, converters,
+                                                        ordered=ordered), f"non_converting_{k}"))
+            logger.debug("paths: non-converting paths of user part %d/%d in %.2f s", k + 1, user_parts,
+                         time.perf_counter() - started)
         non_sum = non_sums[0].union(*non_sums[1:], distinct=False)
     else:
         non_sum = _non_converting(tt, actions, converters, ordered=ordered)

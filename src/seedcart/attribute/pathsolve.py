@@ -95,8 +95,11 @@ def _groups(bkey: np.ndarray, ranks: np.ndarray) -> np.ndarray:
 
 
 def _bounds(sorted_values: np.ndarray, count: int) -> np.ndarray:
-    """``b[i]:b[i+1]`` is the slice of value ``i`` in an ascending array of values ``0..count-1``."""
-    return np.searchsorted(sorted_values, np.arange(count + 1))
+    """``b[i]:b[i+1]`` is the slice of value ``i`` in an ascending array of values ``0..count-1``
+    (counted, not searched: one pass)."""
+    bounds = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sorted_values, minlength=count)[:count], out=bounds[1:])
+    return bounds
 
 
 def _markov_effects(paths: _Paths) -> np.ndarray:
@@ -173,7 +176,7 @@ def solve_summary(summary: pa.Table, models: list[str]) -> tuple[pa.Table, pa.Ta
     d_count = count[order]
     d_row = paths.row_of[d_touch]
     d_code = paths.codes[d_touch]
-    d_bounds = _bounds(np.searchsorted(rows, d_row), len(rows))
+    d_bounds = _bounds(pid_of_row[d_row], len(rows))  # d_row: converting rows, ascending
     last_code = paths.codes[paths.start[rows] + paths.length[rows] - 1]
 
     gains: dict[str, np.ndarray] = {}
