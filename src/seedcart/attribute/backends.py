@@ -26,3 +26,8 @@ def materialise(expr: ir.Table, tag: str) -> ir.Table:
             return con.create_table(_name(tag), expr, temp=True)
     return expr.cache()
 
+
+
+def union_all(parts: list[ir.Table]) -> ir.Table:
+    """The rows of every table of ``parts`` (at least one), duplicates kept."""
+    return parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]

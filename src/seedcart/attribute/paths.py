@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from seedcart.attribute.backends import materialise
+from seedcart.attribute.backends import materialise, union_all
 from seedcart.attribute.candidates import f64, i64
 from seedcart.attribute.config import AttributionConfig
 from seedcart.attribute.markov import markov_shares
@@ -101,7 +101,7 @@ def path_summary(c: ir.Table, conv: ir.Table, events: ir.Table, touches: ir.Tabl
                                                         ordered=ordered), f"non_converting_{k}"))
             logger.debug("paths: non-converting paths of user part %d/%d in %.2f s", k + 1, user_parts,
                          time.perf_counter() - started)
-        non_sum = non_sums[0].union(*non_sums[1:], distinct=False)
+        non_sum = union_all(non_sums)
     else:
         non_sum = _non_converting(tt, actions, converters, ordered=ordered)
     non_sum = non_sum.mutate(conversions=f64(0.0), revenue=f64(0.0))
@@ -153,10 +153,13 @@ def _touch_count(path: ir.StringValue) -> ir.IntegerValue:
     return ibis.ifelse(path.isnull() | (path == ""), i64(0), seps + 1)
 
 
+_GROUP_SCHEMA = pa.schema([("_bkey", pa.int64()), ("action", pa.string())])
+
+
 def summary_chunks(summary: ir.Table, chunk_touches: int = CHUNK_TOUCHES) -> list[pa.Table]:
     """The groups ``(_bkey, action)`` of ``summary`` packed, in order, into chunks of at most
     ``chunk_touches`` touches (a group with more is a chunk of its own), each chunk a table of its
-    groups ``(_bkey, action)``."""
+    groups ``(_bkey, action)``; an empty summary is one chunk of no group."""
     sizes = summary.group_by(["_bkey", "action"]).aggregate(_touches=_touch_count(summary.path).sum())
     rows = sizes.order_by(["_bkey", "action"]).to_pyarrow().to_pylist()
     plans: list[pa.Table] = []
@@ -169,8 +172,8 @@ def summary_chunks(summary: ir.Table, chunk_touches: int = CHUNK_TOUCHES) -> lis
             chunk, held = [], 0
         chunk.append({"_bkey": row["_bkey"], "action": row["action"]})
         held += touches
-    if chunk:
-        plans.append(pa.Table.from_pylist(chunk))
+    if chunk or not plans:
+        plans.append(pa.Table.from_pylist(chunk, schema=_GROUP_SCHEMA))
     return plans
 
 
@@ -212,24 +215,25 @@ def solve_paths(c: ir.Table, events: ir.Table, touches: ir.Table, config: Attrib
         summary = materialise(path_summary(c, conv, events, touches, config, ordered=ordered, user_parts=user_parts),
                               "summary")
         summarised = time.perf_counter()
-        id_parts, share_parts, kept = [], [], []
+        id_parts, share_parts = [], []
+        summaries, solved_ids, solved_shares = [], [], []  # kept for the store only
         offset = 0
         plans = summary_chunks(summary, CHUNK_TOUCHES if chunk_touches is None else chunk_touches)
-        for plan in plans or [pa.table({"_bkey": pa.array([], pa.int64()), "action": pa.array([], pa.string())})]:
-            groups = register_arrow(con, plan, "summary_chunk")
-            part = summary.semi_join(groups, ["_bkey", "action"]).to_pyarrow()
+        for plan in plans:
+            part = summary.semi_join(register_arrow(con, plan, "summary_chunk"), ["_bkey", "action"]).to_pyarrow()
             part_ids, part_shares = solve_shares(part, models)
             part_ids, part_shares = _shift(part_ids, offset), _shift(part_shares, offset)
             offset += part_ids.num_rows
             id_parts.append(copy_arrow(con, part_ids, "path_ids"))
             share_parts.append(copy_arrow(con, part_shares, "shares"))
             if store is not None:
-                kept.append((part, part_ids, part_shares))
+                summaries.append(part)
+                solved_ids.append(part_ids)
+                solved_shares.append(part_shares)
         if store is not None:
-            whole = [pa.concat_tables([k[i] for k in kept]) for i in range(3)]
-            store.save(whole[0], whole[1], whole[2], models)
-        ids = id_parts[0].union(*id_parts[1:], distinct=False) if len(id_parts) > 1 else id_parts[0]
-        shares = share_parts[0].union(*share_parts[1:], distinct=False) if len(share_parts) > 1 else share_parts[0]
+            store.save(pa.concat_tables(summaries), pa.concat_tables(solved_ids), pa.concat_tables(solved_shares),
+                       models)
+        ids, shares = union_all(id_parts), union_all(share_parts)
         logger.debug("paths: converting %.2f s, summary %.2f s, %d chunks solved in %.2f s", converted - started,
                      summarised - converted, len(plans), time.perf_counter() - summarised)
     per_event = conv.join(ids, [conv._bkey == ids._sbkey, conv.action == ids._saction, conv.path == ids._spath])

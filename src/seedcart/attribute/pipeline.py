@@ -13,7 +13,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from seedcart.attribute import rules
-from seedcart.attribute.backends import materialise
+from seedcart.attribute.backends import materialise, union_all
 from seedcart.attribute.candidates import candidates, epoch_s, f64, prepare_events, prepare_touches
 from seedcart.attribute.config import AttributionConfig
 from seedcart.attribute.fast import fast_credit
@@ -91,7 +91,7 @@ def _parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, confi
             return []
         return [fast.stored if stored else fast.long]
     parts = _portable_parts(touches, events, identity, config, chosen)
-    return [pack(_union(parts))] if stored and parts else parts
+    return [pack(union_all(parts))] if stored and parts else parts
 
 
 def _portable_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, config: AttributionConfig,
@@ -112,11 +112,7 @@ def _portable_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | No
     refunded = c.filter(c.action == "order").semi_join(
         refunds, [c.partner == refunds._rp, c.order_id == refunds._ro])
     again = _model_rows(refunded, chosen, config, path_credit)
-    return [*parts, _refund_rows(_union(again), ev)]
-
-
-def _union(parts: list[ir.Table]) -> ir.Table:
-    return parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    return [*parts, _refund_rows(union_all(again), ev)]
 
 
 def attribute(touches: ir.Table, events: ir.Table, identity: ir.Table | None,
@@ -131,7 +127,7 @@ def attribute(touches: ir.Table, events: ir.Table, identity: ir.Table | None,
     shapley models also run their path summary query first.
     """
     parts = attribute_parts(touches, events, identity, config, models)
-    return _union(parts) if parts else ibis.memtable(CREDIT.empty_table())
+    return union_all(parts) if parts else ibis.memtable(CREDIT.empty_table())
 
 
 def _model_rows(c: ir.Table, chosen: list[Model], config: AttributionConfig,

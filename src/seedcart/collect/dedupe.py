@@ -312,7 +312,8 @@ class DedupeIndex:
         about every key until the filter is complete (``filter_state``). Reading takes about 0.8 us a
         key: some 80 s per 100M keys held, which a restart would otherwise wait for before serving.
         """
-        held = self._reader_value("SELECT coalesce(sum(keys), 0) FROM buckets")
+        with self._read_lock:
+            held = int(self._reader.execute("SELECT coalesce(sum(keys), 0) FROM buckets").fetchone()[0])
         building = KeyFilter(capacity=max(1 << 20, 2 * held))
         self._loading = building  # from here on, recorded and pruned keys go into it as well
         if not background:
@@ -322,10 +323,6 @@ class DedupeIndex:
         self._loader = loader
         loader.start()
         return loader
-
-    def _reader_value(self, sql: str) -> int:
-        with self._read_lock:
-            return int(self._reader.execute(sql).fetchone()[0])
 
     def _fill(self, building: KeyFilter) -> None:
         """Add every key of the file to ``building``, then make it the filter :meth:`seen` asks."""

@@ -71,17 +71,25 @@ def spark_local_session(cores: int = 2, memory: str = "4g") -> Any:
     )
 
 
+def _temp_name(tag: str) -> str:
+    return f"_seedcart_{tag}_{uuid.uuid4().hex[:12]}"
+
+
+def _duckdb_table(con: Any, name: str) -> ir.Table:
+    with warnings.catch_warnings():  # Ibis 12 reads the schema with a call DuckDB 2 deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return con.table(name)
+
+
 def register_arrow(con: Any, data: pa.Table, tag: str) -> ir.Table:
     """An Arrow table as an Ibis table bound to ``con`` (a DuckDB registered table or a Spark temp view).
 
     Bound, not an ``ibis.memtable``: a memtable mixed with a backend's tables is refused by Ibis.
     """
-    name = f"_seedcart_{tag}_{uuid.uuid4().hex[:12]}"
+    name = _temp_name(tag)
     if con.name == "duckdb":
         con.con.register(name, data)
-        with warnings.catch_warnings():  # Ibis 12 reads the schema with a call DuckDB 2 deprecates
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return con.table(name)
+        return _duckdb_table(con, name)
     con._session.createDataFrame(data).createOrReplaceTempView(name)  # Spark 4 takes Arrow tables as they are
     return con.table(name)
 
@@ -92,12 +100,10 @@ def copy_arrow(con: Any, data: pa.Table, tag: str) -> ir.Table:
     the Arrow table where it is, for as long as the Ibis table is used."""
     if con.name != "duckdb":
         return register_arrow(con, data, tag).cache()
-    name = f"_seedcart_{tag}_{uuid.uuid4().hex[:12]}"
-    con.con.register(name + "_arrow", data)
+    name, arrow = _temp_name(tag), _temp_name(f"{tag}_arrow")
+    con.con.register(arrow, data)
     try:
-        con.con.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM "{name}_arrow"')
+        con.con.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM "{arrow}"')
     finally:
-        con.con.unregister(name + "_arrow")
-    with warnings.catch_warnings():  # Ibis 12 reads the schema with a call DuckDB 2 deprecates
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return con.table(name)
+        con.con.unregister(arrow)
+    return _duckdb_table(con, name)
