@@ -7,7 +7,8 @@ the simulator's true incremental orders per note.
 Each measurement runs in a fresh child process (peak RSS is that process's; Spark's JVM is not
 counted). Worlds are generated once per size into ``--workdir`` as Parquet (kept between runs).
 Credit is streamed to Parquet by the engine (no Python object per row), as the lake stores it: one
-row per credited (event, touch), a column per model (``seedcart.lake.credit``); ``--long`` also
+row per credited (event, touch), a column per model (``seedcart.lake.credit``), a file per part the
+engine writes at a time (``seedcart.attribute.fast.WRITE_TOUCHES``), as a rebuild does; ``--long`` also
 times writing the long rows readers see (one per event, touch and model), the layout before.
 The 100M size needs about 60 GB of free disk: its world (5 GB), DuckDB's spill beyond the memory
 limit (44 GB were seen) and the credit it writes. "Conversions" are orders
@@ -20,6 +21,7 @@ import argparse
 import json
 import multiprocessing as mp
 import resource
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,7 @@ def _attribute_child(engine: str, world: str, out: str, memory_limit: str, threa
                      queue: Any) -> None:
     """Child process: read the world, attribute every model, stream credit to Parquet, report."""
     from seedcart.attribute import AttributionConfig, attribute
+    from seedcart.attribute.fast import planned_as_written
     from seedcart.attribute.pipeline import stored_parts
     from seedcart.lake.engines import connect, spark_local_session
     from seedcart.lake.schemas import CREDIT_COMPRESSION
@@ -83,15 +86,16 @@ def _attribute_child(engine: str, world: str, out: str, memory_limit: str, threa
         con = connect("spark", spark_session=spark_local_session(cores=threads, memory="6g"))
         read = {n: con.read_parquet(str(Path(world) / f"{n}.parquet")) for n in ("touch", "backflow", "identity")}
     inputs, config = (read["touch"], read["backflow"], read["identity"]), AttributionConfig(actions=("order",))
-    if long:  # one row per (event, touch, model), as readers see it
-        expr = attribute(*inputs, config)
-    else:  # as the lake stores it: one row per (event, touch), a column per model
-        parts = stored_parts(*inputs, config)
-        expr = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
-    if engine == "duckdb":  # the codec of the lake's credit files
-        con.to_parquet(expr, out, compression=CREDIT_COMPRESSION)
-    else:
-        con.to_parquet(expr, out)
+    # one row per (event, touch, model), as readers see it; or as the lake stores it: one row per
+    # (event, touch), a column per model, in the parts the engine writes one at a time (a file each)
+    parts = [attribute(*inputs, config)] if long else stored_parts(*inputs, config)
+    Path(out).mkdir()
+    with planned_as_written(parts):  # as a rebuild writes them (seedcart.attribute.lake.copy_credit)
+        for number, part in enumerate(parts):
+            if engine == "duckdb":  # the codec of the lake's credit files
+                con.to_parquet(part, Path(out) / f"{number}.parquet", compression=CREDIT_COMPRESSION)
+            else:
+                con.to_parquet(part, Path(out) / f"{number}.parquet")
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     queue.put({"seconds": seconds, "peak_bytes": peak})
@@ -99,8 +103,9 @@ def _attribute_child(engine: str, world: str, out: str, memory_limit: str, threa
 
 def measure(engine: str, world: Path, workdir: Path, memory_limit: str, threads: int,
             long: bool = False) -> dict[str, Any]:
-    """Run one attribution in a spawned child; returns seconds, peak bytes and the credit file."""
-    out = workdir / f"credit-{engine}-{world.name}{'-long' if long else ''}.parquet"
+    """Run one attribution in a spawned child; returns seconds, peak bytes and the credit's directory."""
+    out = workdir / f"credit-{engine}-{world.name}{'-long' if long else ''}"
+    shutil.rmtree(out, ignore_errors=True)
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_attribute_child,
@@ -123,15 +128,26 @@ def world_counts(world: Path) -> dict[str, int]:
     return {"touches": int(touches), "orders": int(orders)}
 
 
+def _stored(credit: Path) -> str:
+    """SQL of the stored credit rows in a credit directory."""
+    return f"read_parquet('{credit}/*.parquet')"
+
+
+def stored_count(credit: Path) -> int:
+    import duckdb
+
+    return int(duckdb.connect().sql(f"SELECT count(*) FROM {_stored(credit)}").fetchall()[0][0])
+
+
 def _long_rows(credit: Path) -> str:
-    """SQL of the long credit rows of a file of stored rows."""
+    """SQL of the long credit rows of a directory of stored rows."""
     from seedcart.lake.credit import unpack_sql
 
-    return unpack_sql(f"read_parquet('{credit}')")
+    return unpack_sql(_stored(credit))
 
 
 def long_count(credit: Path) -> int:
-    """How many long rows (event, touch, model) a file of stored rows holds."""
+    """How many long rows (event, touch, model) a directory of stored rows holds."""
     import duckdb
 
     return int(duckdb.connect().sql(f"SELECT count(*) FROM ({_long_rows(credit)})").fetchall()[0][0])
@@ -186,7 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         duck = measure("duckdb", world, workdir, args.memory_limit, args.threads)
         spark = measure("spark", world, workdir, args.memory_limit, args.threads) if n == spark_size else None
         long = measure("duckdb", world, workdir, args.memory_limit, args.threads, long=True) if args.long else None
-        stored_rows = pq.ParquetFile(duck["out"]).metadata.num_rows if "out" in duck else 0
+        stored_rows = stored_count(duck["out"]) if "out" in duck else 0
         credit_rows = long_count(duck["out"]) if "out" in duck else 0
         rows.append({"size": _label(n), **counts, "credit_rows": credit_rows, "stored_rows": stored_rows,
                      "duck": duck, "spark": spark, "world": world})

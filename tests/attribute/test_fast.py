@@ -126,3 +126,30 @@ def test_fast_path_in_user_parts_and_summary_chunks_equals_the_portable_form(mon
     fast = _both(world, AttributionConfig())[0]
     assert seen["parts"] >= 3 and seen["chunks"] >= 2
     _assert_same(fast, portable)
+
+
+def test_stored_rows_in_parts_of_the_touches_equal_the_portable_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    # At scale the stored rows come in parts, each joining one range of the candidate touches (so the
+    # write's join fits in memory); together the parts are the stored rows of the portable form, once each.
+    # They are written with DuckDB planning their joins as the SQL writes them (planned_as_written).
+    from seedcart.attribute import fast as fast_module
+    from seedcart.attribute.pipeline import stored_parts
+
+    world = random_world(seed=5)
+    monkeypatch.setattr(fast_module, "WRITE_TOUCHES", 7)
+    key = [(k, "ascending") for k in ("partner", "event_id", "action", "touch_event_id")]
+    out = []
+    for fast in (True, False):
+        con = connect("duckdb")
+        t, e, i = (register_arrow(con, table, name) for table, name in zip(world, ("t", "e", "i"), strict=True))
+        parts = stored_parts(t, e, i, replace(AttributionConfig(), fast_paths=fast))
+        with fast_module.planned_as_written(parts):
+            planners = con.con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
+            rows = pa.concat_tables([p.to_pyarrow() for p in parts]).sort_by(key)
+        out.append((len(parts), planners, rows))
+        assert con.con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0] == ""
+    (fast_parts, fast_planners, fast), (_, portable_planners, portable) = out
+    assert fast_parts >= 10
+    assert "join_order" in fast_planners and portable_planners == ""  # the portable form's plans are DuckDB's own
+    assert "refund" in fast["action"].to_pylist()
+    _assert_same(fast, portable)

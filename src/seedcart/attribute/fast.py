@@ -16,18 +16,23 @@ time. Here every event and touch gets an integer id once, and one narrow pass do
    (``seedcart.attribute.paths.solve_paths``, the same solve as the portable form).
 4. The stored credit rows are that table's rows some model credits, joined back to the events' and
    touches' columns by integer id, once, each model's credit in its own column
-   (``seedcart.lake.credit``); refunds repeat their orders' rows.
+   (``seedcart.lake.credit``); refunds repeat their orders' rows. Before they are written, every temp
+   table but the events, the candidate touches and the scores is dropped; and when the candidate
+   touches are many, the rows come in parts by ``_tid`` range (``WRITE_TOUCHES``), written one at a time.
 
-The result is two DuckDB views of the same credit: the stored rows, and the long rows readers see.
+The result is DuckDB views of the same credit: the stored rows (whole, and in parts), and the long
+rows readers see.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
 import uuid
 import warnings
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import ibis
@@ -55,6 +60,10 @@ def _epoch_s(column: str) -> str:
 
 def _temp(tag: str) -> str:
     return f"_seedcart_fast_{tag}_{uuid.uuid4().hex[:12]}"
+
+
+#: The name of every stored view starts so (``planned_as_written`` knows them by it).
+_STORED = "_seedcart_fast_credit_stored_"
 
 
 def _lookback_case(event: str, touch: str) -> str:
@@ -139,6 +148,12 @@ def _name_of(table: ir.Table) -> str:
     return str(table.get_name()).rsplit(".", 1)[-1]
 
 
+def _temp_tables(con: Any) -> set[str]:
+    """The names of the connection's temp tables."""
+    rows = con.con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    return {str(row[0]) for row in rows}
+
+
 def _raw(con: Any, statement: str, stage: str) -> None:
     started = time.perf_counter()
     con.con.execute(statement)
@@ -171,6 +186,8 @@ class FastCredit(NamedTuple):
     stored: ir.Table
     #: one row per credited (event, touch, model) (``seedcart.lake.schemas.CREDIT``)
     long: ir.Table
+    #: ``stored`` in parts by touch, to be written one at a time (each joins a share of the touches)
+    stored_parts: list[ir.Table]
 
 
 def fast_credit(touches: ir.Table, events: ir.Table, identity: ir.Table | None, config: AttributionConfig,
@@ -183,6 +200,7 @@ def fast_credit(touches: ir.Table, events: ir.Table, identity: ir.Table | None, 
     ev_expr = prepare_events(events, config)
     ev_t = materialise(ev_expr.mutate(_eid=ibis.row_number()), "events")
     con = ev_t.get_backend()
+    before = _temp_tables(con) - {_name_of(ev_t)}
     all_t = materialise(prepare_touches(touches), "touches_unnumbered")
     ev, every = quote(_name_of(ev_t)), quote(_name_of(all_t))
     identity_sql = None
@@ -235,44 +253,134 @@ def fast_credit(touches: ir.Table, events: ir.Table, identity: ir.Table | None, 
     select = ", ".join(f"{expr} AS {quote(model)}" for model, expr in columns.items())
     _raw(con, f"CREATE TEMP TABLE {scored} AS SELECT c._eid, c._tid, c.match, c.lag_s, {select} "
               f"FROM {cand} c JOIN {per_event_t} a ON a._eid = c._eid{joins}", "models")
+    # Only the events, the candidate touches and the scores are read from here on: the rest (every
+    # touch, the candidates, the path summary and solve) is dropped before the credit is written, so
+    # its blocks are let go rather than written out to make room for the write's joins.
+    dead = _temp_tables(con) - before - {_name_of(ev_t), _name_of(tt_t), scored.strip('"')}
+    _raw(con, "".join(f"DROP TABLE {quote(name)};" for name in sorted(dead)), f"dropping {len(dead)} temp tables")
 
-    # The stored rows (seedcart.lake.credit): one per candidate some model credits, each model's
-    # credit in its own column; refunds repeat their orders' rows.
-    def values(credit: str, amount: str) -> str:
+    ev = f"(SELECT _eid, partner, event_id, action, ts, brand_id, product_id, order_id, weight, amount FROM {ev})"
+    stored_rows = _StoredRows(scored, ev, tt, tuple(columns))
+    stored = _stored_view(con, stored_rows, None, None)
+    ranges = _tid_ranges(int(con.con.execute(f"SELECT count(*) FROM {tt}").fetchall()[0][0]), WRITE_TOUCHES)
+    parts = [stored] if len(ranges) == 1 else [_stored_view(con, stored_rows, lo, hi) for lo, hi in ranges]
+    long = _temp("credit")
+    _raw(con, f"CREATE TEMP VIEW {quote(long)} AS {unpack_sql(quote(stored))}", "long view")
+    with warnings.catch_warnings():  # Ibis reads the views' schemas with a call DuckDB 2 deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return FastCredit(stored=con.table(stored), long=con.table(long),
+                          stored_parts=[con.table(name) for name in parts])
+
+
+#: Candidate touches per stored part: each part's rows join the touches of one ``_tid`` range only, so
+#: that join's hash table (strings: event, user and note ids) fits in memory. In one piece at 100M
+#: touches (about 35M candidate touches) it spilled: the write took about a third of the run.
+WRITE_TOUCHES = 8_000_000
+
+
+#: DuckDB's optimizers that choose a join's order and build side (from estimates) and share a subplan
+#: between the two branches of the stored rows (by materialising it).
+_PLANNERS = "join_order,build_side_probe_side,common_subplan"
+
+
+@contextlib.contextmanager
+def planned_as_written(parts: list[ir.Table]) -> Iterator[None]:
+    """While the block writes ``parts``: when they are this fast path's stored views, DuckDB plans their
+    joins as their SQL writes them, each join's small side (the events, one range of the candidate
+    touches) to build its hash table from. Other tables are planned as usual.
+
+    Why: DuckDB's estimates for these joins of temp tables are far off (at 100M touches: 180k rows for
+    11M), and it built each hash table from the big side, the scores; the write of a third of the rows
+    spilled and read back about 51 GB.
+    """
+    fast = [part for part in parts if _is_stored_view(part)]
+    if not fast:
+        yield
+        return
+    raw = fast[0].get_backend().con
+    previous = raw.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
+    raw.execute(f"SET disabled_optimizers = '{_PLANNERS}'")
+    try:
+        yield
+    finally:
+        raw.execute(f"SET disabled_optimizers = '{previous}'" if previous else "RESET disabled_optimizers")
+
+
+def _is_stored_view(table: ir.Table) -> bool:
+    try:
+        return _name_of(table).startswith(_STORED)
+    except AttributeError:  # an expression, not a named table
+        return False
+
+
+def _tid_ranges(count: int, per_part: int) -> list[tuple[int | None, int | None]]:
+    """``_tid`` ranges ``[lo, hi)`` of at most ``per_part`` touches covering ``1..count``; one open
+    range when one part holds them all."""
+    parts = max(1, math.ceil(count / per_part))
+    if parts == 1:
+        return [(None, None)]
+    step = math.ceil(count / parts)
+    return [(1 + k * step, 1 + (k + 1) * step) for k in range(parts)]
+
+
+class _StoredRows(NamedTuple):
+    """The stored rows (``seedcart.lake.credit``) of a fast pass: one per candidate some model credits,
+    each model's credit in its own column, joined back to the events' and touches' columns; refunds
+    repeat their orders' rows."""
+
+    #: the candidates' scores (``_eid``, ``_tid``, ``match``, ``lag_s``, a column per chosen model)
+    scored: str
+    #: the events' SQL (``_eid`` and the columns the rows carry)
+    events: str
+    #: the candidate touches (``_tid`` and the touch columns)
+    touches: str
+    #: the chosen models
+    models: tuple[str, ...]
+
+    def _values(self, credit: str, amount: str) -> str:
         """Each model's two columns: ``credit`` and ``amount`` formatted with its score column, or NULLs."""
         none = "CAST(NULL AS DOUBLE)"
         return ", ".join(
-            f"{credit.format(quote(m)) if m in columns else none} AS {quote(credit_column(m))}, "
-            f"{amount.format(quote(m)) if m in columns else none} AS {quote(credited_amount_column(m))}"
+            f"{credit.format(quote(m)) if m in self.models else none} AS {quote(credit_column(m))}, "
+            f"{amount.format(quote(m)) if m in self.models else none} AS {quote(credited_amount_column(m))}"
             for m in MODELS)
 
-    some = " OR ".join(f"u.{quote(m)} IS NOT NULL" for m in columns)
-    ev = f"(SELECT _eid, partner, event_id, action, ts, brand_id, product_id, order_id, weight, amount FROM {ev})"
-    tt = (f"(SELECT _tid, t_event_id, t_ts, t_kind, t_note_id, t_campaign_id, t_placement, t_user_id "
-          f"FROM {tt})")
-    touch_cols = ("t.t_event_id AS touch_event_id, t.t_ts AS touch_ts, t.t_kind AS touch_kind, "
-                  "t.t_note_id AS note_id, t.t_campaign_id AS campaign_id, t.t_placement AS placement, "
-                  "t.t_user_id AS user_id")
-    credited = f"""
+    def sql(self, lo: int | None, hi: int | None) -> str:
+        """The rows whose touch has a ``_tid`` in ``[lo, hi)``, or every row when the range is open. The
+        range is written on both sides of the touch join, so each side is cut before the join."""
+        def within(alias: str) -> str:
+            return "TRUE" if lo is None or hi is None else f"{alias}._tid >= {lo} AND {alias}._tid < {hi}"
+
+        ev, scored = self.events, self.scored
+        some = "(" + " OR ".join(f"u.{quote(m)} IS NOT NULL" for m in self.models) + f") AND {within('u')}"
+        tt = (f"(SELECT _tid, t_event_id, t_ts, t_kind, t_note_id, t_campaign_id, t_placement, t_user_id "
+              f"FROM {self.touches} t WHERE {within('t')})")
+        touch_cols = ("t.t_event_id AS touch_event_id, t.t_ts AS touch_ts, t.t_kind AS touch_kind, "
+                      "t.t_note_id AS note_id, t.t_campaign_id AS campaign_id, t.t_placement AS placement, "
+                      "t.t_user_id AS user_id")
+        credited = f"""
 SELECT e.partner, e.event_id, e.action, e.ts, e.brand_id, e.product_id, e.order_id, {touch_cols},
-       u.match, e.weight, e.amount, u.lag_s, {values("u.{}", "u.{} * CAST(e.amount AS DOUBLE)")}
+       u.match, e.weight, e.amount, u.lag_s, {self._values("u.{}", "u.{} * CAST(e.amount AS DOUBLE)")}
 FROM {scored} u JOIN {ev} e ON e._eid = u._eid JOIN {tt} t ON t._tid = u._tid
 WHERE {some}"""
-    refunded = "abs(CAST(r.amount AS DOUBLE))"
-    frac = (f"CASE WHEN r.amount IS NULL OR e.amount IS NULL OR e.amount = 0 THEN CAST(1.0 AS DOUBLE) "
-            f"ELSE least({refunded} / abs(CAST(e.amount AS DOUBLE)), CAST(1.0 AS DOUBLE)) END")
-    refunds = f"""
+        refunded = "abs(CAST(r.amount AS DOUBLE))"
+        frac = (f"CASE WHEN r.amount IS NULL OR e.amount IS NULL OR e.amount = 0 THEN CAST(1.0 AS DOUBLE) "
+                f"ELSE least({refunded} / abs(CAST(e.amount AS DOUBLE)), CAST(1.0 AS DOUBLE)) END")
+        refunds = f"""
 SELECT r.partner, r.event_id, 'refund' AS action, r.ts, e.brand_id, e.product_id, e.order_id, {touch_cols},
        u.match, r.weight, r.amount, {_epoch_s('r.ts')} - {_epoch_s('t.t_ts')} AS lag_s,
-       {values(f"-(u.{{}} * {frac})", f"-(u.{{}} * {refunded})")}
+       {self._values(f"-(u.{{}} * {frac})", f"-(u.{{}} * {refunded})")}
 FROM {scored} u JOIN {ev} e ON e._eid = u._eid AND e.action = 'order'
 JOIN {ev} r ON r.action = 'refund' AND r.order_id IS NOT NULL AND r.partner = e.partner AND r.order_id = e.order_id
 JOIN {tt} t ON t._tid = u._tid
 WHERE {some}"""
-    stored, long = _temp("credit_stored"), _temp("credit")
-    names = ", ".join(quote(f.name) for f in CREDIT_STORED)
-    _raw(con, f"CREATE TEMP VIEW {quote(stored)} AS SELECT {names} FROM ({credited} UNION ALL {refunds})", "view")
-    _raw(con, f"CREATE TEMP VIEW {quote(long)} AS {unpack_sql(quote(stored))}", "long view")
-    with warnings.catch_warnings():  # Ibis reads the views' schemas with a call DuckDB 2 deprecates
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return FastCredit(stored=con.table(stored), long=con.table(long))
+        names = ", ".join(quote(f.name) for f in CREDIT_STORED)
+        return f"SELECT {names} FROM ({credited} UNION ALL {refunds})"
+
+
+def _stored_view(con: Any, rows: _StoredRows, lo: int | None, hi: int | None) -> str:
+    """A temp view of the stored rows whose touch has a ``_tid`` in ``[lo, hi)`` (all when open); its name."""
+    name = f"{_STORED}{uuid.uuid4().hex[:12]}"
+    _raw(con, f"CREATE TEMP VIEW {quote(name)} AS {rows.sql(lo, hi)}",
+         "view" if lo is None else f"view of touches {lo}..{hi}")
+    return name

@@ -36,6 +36,7 @@ import ibis.expr.types as ir
 
 from seedcart.attribute.backends import quote
 from seedcart.attribute.config import AttributionConfig
+from seedcart.attribute.fast import planned_as_written
 from seedcart.attribute.lake import credit_sql, fsync_file, open_inputs, stage_replacement
 from seedcart.attribute.pathstore import PathStore
 from seedcart.attribute.pipeline import stored_parts
@@ -165,7 +166,9 @@ def recredit(settings: Settings, catalog: Any, delta: Delta, paths: PathStore, *
     if not parts:
         return result
     fresh = f"_seedcart_recredit_{uuid.uuid4().hex[:12]}"
-    raw.execute(f"CREATE TEMP TABLE {fresh} AS " + " UNION ALL ".join(f"({credit_sql(p)})" for p in parts)).fetchall()
+    with planned_as_written(parts):
+        union = " UNION ALL ".join(f"({credit_sql(p)})" for p in parts)
+        raw.execute(f"CREATE TEMP TABLE {fresh} AS {union}").fetchall()
     result.rows = _count(raw, f"SELECT count(*) FROM {fresh}")
     days = [str(r[0]) for r in raw.execute(f"SELECT DISTINCT day FROM {affected} ORDER BY 1").fetchall()]
     staging = root / "credit" / f".recredit-{uuid.uuid4().hex}"

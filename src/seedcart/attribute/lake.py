@@ -21,6 +21,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from seedcart.attribute.config import AttributionConfig, config_from_settings
+from seedcart.attribute.fast import planned_as_written
 from seedcart.attribute.pathstore import PathStore
 from seedcart.attribute.pipeline import attribute_arrow, stored_parts
 from seedcart.config import Settings
@@ -99,11 +100,12 @@ def copy_credit(con: Any, parts: list[ir.Table], root: str | Path) -> int:
     rows = 0
     try:
         staging.mkdir()
-        for number, part in enumerate(parts):
-            result = con.con.execute(
-                f"COPY ({credit_sql(part)}) TO '{staging / str(number)}' "
-                f"(FORMAT parquet, COMPRESSION {CREDIT_COMPRESSION}, PARTITION_BY (date))").fetchall()
-            rows += int(result[0][0]) if result and result[0] else 0
+        with planned_as_written(parts):
+            for number, part in enumerate(parts):
+                result = con.con.execute(
+                    f"COPY ({credit_sql(part)}) TO '{staging / str(number)}' "
+                    f"(FORMAT parquet, COMPRESSION {CREDIT_COMPRESSION}, PARTITION_BY (date))").fetchall()
+                rows += int(result[0][0]) if result and result[0] else 0
         staged: dict[str, list[Path]] = {}
         for part_dir in sorted(staging.glob("*/date=*")):
             files = sorted(part_dir.glob("*.parquet"))

@@ -77,7 +77,8 @@ def stored_parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None,
                  models: tuple[Model, ...] | None = None, *, paths: PathStore | None = None) -> list[ir.Table]:
     """The same credit as :func:`attribute_parts`, as the lake's files hold it: one row per credited
     (event, touch), a column per model (``seedcart.lake.credit``). The DuckDB fast path computes
-    these rows directly; other engines pack the long parts."""
+    these rows directly, in parts of its candidate touches when they are many (write them one at a
+    time: ``seedcart.attribute.fast.WRITE_TOUCHES``); other engines pack the long parts."""
     return _parts(touches, events, identity, config, models, paths=paths, stored=True)
 
 
@@ -89,7 +90,7 @@ def _parts(touches: ir.Table, events: ir.Table, identity: ir.Table | None, confi
         fast = fast_credit(touches, events, identity, config, chosen, paths=paths)
         if fast is None:
             return []
-        return [fast.stored if stored else fast.long]
+        return fast.stored_parts if stored else [fast.long]
     parts = _portable_parts(touches, events, identity, config, chosen)
     return [pack(union_all(parts))] if stored and parts else parts
 

@@ -25,42 +25,52 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-#: Bits per key and hash functions per key: about a 1 % false positive rate at capacity.
-BITS_PER_KEY: Final = 10
+#: Bits per key and bits set per key. All of a key's bits are in one 64-bit word (a blocked Bloom
+#: filter): a lookup or an add touches one word of memory, not one cache line per bit, and numpy works
+#: on one value per key. The block costs some accuracy, bought back with bits: at 12 bits per key and 7
+#: bits set, about 1.2 % false positives at capacity (a standard filter at 10 bits: 0.8 %).
+BITS_PER_KEY: Final = 12
 HASHES: Final = 7
-_STEPS: Final = np.arange(HASHES, dtype=np.uint64).reshape(-1, 1)
+#: The word's bit numbers come from the top 42 bits of the key's hash times this odd constant (a
+#: multiplicative hash mixes into its high bits); the word's number from the hash's low bits.
+_MIX: Final = np.uint64(0x9E3779B97F4A7C15)
+_SHIFTS: Final = np.array([64 - 6 * (i + 1) for i in range(HASHES)], dtype=np.uint64).reshape(-1, 1)
+_SIX_BITS: Final = np.uint64(63)
+_ONE: Final = np.uint64(1)
 
 
 def _hashes(keys: Sequence[str]) -> npt.NDArray[np.uint64]:
     return np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys)).view(np.uint64)
 
 
+def _masks(hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """Each key's word mask: HASHES bits (some may coincide) chosen by its mixed hash."""
+    with np.errstate(over="ignore"):
+        mixed = hashes * _MIX  # wraps: the product modulo 2**64
+    masks: npt.NDArray[np.uint64] = np.bitwise_or.reduce(_ONE << ((mixed >> _SHIFTS) & _SIX_BITS), axis=0)
+    return masks
+
+
 class _Part:
-    """One fixed-size Bloom filter of ``capacity`` keys (bits: a power of two)."""
+    """One fixed-size blocked Bloom filter of ``capacity`` keys (words: a power of two)."""
 
     def __init__(self, capacity: int) -> None:
-        bits = 1 << max(10, (capacity * BITS_PER_KEY - 1).bit_length())
+        words = 1 << max(4, (capacity * BITS_PER_KEY - 1).bit_length() - 6)
         self.capacity = capacity
         self.count = 0
-        self.mask = np.uint64(bits - 1)
-        self.bits = np.zeros(bits // 8, dtype=np.uint8)
+        self.mask = np.uint64(words - 1)
+        self.words = np.zeros(words, dtype=np.uint64)
 
-    def _positions(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-        """``(HASHES, n)`` bit positions (double hashing: h + i * h2, h2 odd, in wrapping uint64)."""
-        step = (hashes >> np.uint64(33)) | np.uint64(1)
-        positions: npt.NDArray[np.uint64] = (hashes + _STEPS * step) & self.mask
-        return positions
-
-    def add(self, hashes: npt.NDArray[np.uint64]) -> None:
-        positions = self._positions(hashes).ravel()
-        np.bitwise_or.at(self.bits, positions >> np.uint64(3),
-                         np.left_shift(1, positions & np.uint64(7)).astype(np.uint8))
+    def add(self, hashes: npt.NDArray[np.uint64], masks: npt.NDArray[np.uint64]) -> None:
+        words, index = self.words, hashes & self.mask
+        while len(index):  # a key whose word another key of the batch also set may lose its bits: again
+            words[index] |= masks
+            lost = (words[index] & masks) != masks
+            index, masks = index[lost], masks[lost]
         self.count += len(hashes)
 
-    def holds(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
-        positions = self._positions(hashes)
-        found = (self.bits[positions >> np.uint64(3)] >> (positions & np.uint64(7)).astype(np.uint8)) & 1
-        held: npt.NDArray[np.bool_] = found.all(axis=0)
+    def holds(self, hashes: npt.NDArray[np.uint64], masks: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        held: npt.NDArray[np.bool_] = (self.words[hashes & self.mask] & masks) == masks
         return held
 
 
@@ -88,17 +98,19 @@ class KeyFilter:
                 self._parts.append(_Part(part.capacity * 2))
                 continue
             head, batch = batch[:room], batch[room:]
-            part.add(_hashes(head))
+            hashes = _hashes(head)
+            part.add(hashes, _masks(hashes))
 
     def might_hold(self, keys: Sequence[str]) -> list[str]:
         """Those of ``keys`` the filter may hold (every one it was given among them, in order)."""
         if not keys:
             return []
         hashes = _hashes(keys)
-        held = self._parts[0].holds(hashes)
+        masks = _masks(hashes)
+        held = self._parts[0].holds(hashes, masks)
         for part in self._parts[1:]:
-            held |= part.holds(hashes)
-        return [key for key, hit in zip(keys, held.tolist(), strict=True) if hit]
+            held |= part.holds(hashes, masks)
+        return [keys[i] for i in np.flatnonzero(held).tolist()]  # few: the recorded keys and ~1 % more
 
     @property
     def keys(self) -> int:
@@ -108,4 +120,4 @@ class KeyFilter:
     @property
     def nbytes(self) -> int:
         """Memory the bits take."""
-        return sum(part.bits.nbytes for part in self._parts)
+        return sum(part.words.nbytes for part in self._parts)
